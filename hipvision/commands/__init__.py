@@ -1,0 +1,1 @@
+"""One module per `hipvision` subcommand; see hipvision/cli.py."""

@@ -1,0 +1,39 @@
+"""`hipvision import FOLDER`: create or update the project of a folder of radiographs."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="create/update the project of a folder of radiographs",
+                       description="Register every radiograph under FOLDER in FOLDER/.hipvision/project.sqlite "
+                                   "(or the user data dir when FOLDER is read-only). Labels in "
+                                   "annotations.json / truth.csv beside the images are imported too.")
+    p.add_argument("folder")
+    p.add_argument("--no-labels", action="store_true", help="ignore annotations.json / truth.csv")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from hipvision.core.importer import import_folder
+    from hipvision.core.store import Project
+
+    with Project.open(args.folder) as project:
+        bar = tqdm(unit="img", desc="import", leave=False)
+
+        def progress(done, total, msg):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        report = import_folder(project, labels=not args.no_labels, progress=progress)
+        bar.close()
+        if project.fallback:
+            print(f"note: {project.root} is read-only; the project is kept in {project.data_dir}")
+        for rel, reason in report.errors:
+            print(f"unreadable: {rel}: {reason}")
+        counts = project.split_counts()
+        splits = ", ".join(f"{s} {sum(counts.get(s, {}).values())}" for s in ("train", "val", "test"))
+        print(f"{project.root}: {report.summary()} (splits: {splits})")
+    return 0

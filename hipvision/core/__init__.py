@@ -1,0 +1,1 @@
+"""Qt-free, torch-free core: measurement, images, project store, interchange, phantoms."""

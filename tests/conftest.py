@@ -1,0 +1,11 @@
+"""Shared test set-up: headless Qt, few threads, small phantom data made once per session."""
+
+import os
+
+# Must be set before anything imports Qt.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# CI has 2 cores; oversubscribed BLAS/torch threads make everything slower, not faster.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Never reach for a model hub in tests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HIPVISION_OFFLINE", "1")

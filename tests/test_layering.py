@@ -1,0 +1,65 @@
+"""The import rule is the architecture: core never imports Qt or torch, ml never Qt,
+gui reaches ml only through the engine, and `import hipvision` stays light."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "hipvision"
+QT = ("PySide6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy", "shiboken6")
+HEAVY_ML = ("torch", "torchvision", "timm", "diffusers", "transformers", "peft", "accelerate", "safetensors")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def offenders(folder: str, banned: tuple[str, ...], allow: tuple[str, ...] = ()) -> list[str]:
+    bad = []
+    for f in sorted((PKG / folder).rglob("*.py")):
+        if any(f.match(a) for a in allow):
+            continue
+        for mod in imported_modules(f):
+            if mod.split(".")[0] in banned or any(mod == b or mod.startswith(b + ".") for b in banned):
+                bad.append(f"{f.relative_to(PKG.parent)} imports {mod}")
+    return bad
+
+
+def test_core_imports_neither_qt_nor_ml():
+    assert offenders("core", QT + HEAVY_ML + ("hipvision.gui", "hipvision.ml")) == []
+
+
+def test_ml_never_imports_qt_or_gui():
+    assert offenders("ml", QT + ("hipvision.gui",)) == []
+
+
+def test_gui_reaches_ml_only_through_engine():
+    # The engine modules are the only GUI code allowed to import hipvision.ml (lazily, in the worker).
+    assert offenders("gui", HEAVY_ML + ("hipvision.ml",), allow=("engine*.py", "*/engine/*.py")) == []
+
+
+@pytest.mark.parametrize("module", ["hipvision", "hipvision.core", "hipvision.core.store",
+                                    "hipvision.core.radiograph", "hipvision.core.phantom", "hipvision.cli"])
+def test_light_imports_do_not_load_torch_or_qt(module):
+    code = (f"import sys, {module}; "
+            "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'timm', 'diffusers') if m in sys.modules]; "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"importing {module} loaded {out}"
+
+
+def test_cli_build_parser_is_light():
+    code = ("import sys; from hipvision.cli import build_parser; build_parser(); "
+            "print(','.join(m for m in ('torch', 'PySide6', 'pyqtgraph') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"building the CLI parser loaded {out}"
