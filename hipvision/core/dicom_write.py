@@ -145,9 +145,9 @@ def write_dicom(
         setattr(ds, keyword, value)
 
     if compress == "jpeg2000":
-        ds.compress(JPEG2000Lossless, arr, encoding_plugin="pylibjpeg")
+        ds.compress(JPEG2000Lossless, arr, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     elif compress == "rle":
-        ds.compress(RLELossless, arr)
+        ds.compress(RLELossless, arr, generate_instance_uid=False)
 
     path = Path(os.fspath(path))
     with atomic_path(path) as tmp:

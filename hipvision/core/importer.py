@@ -82,6 +82,8 @@ def _import_labels(project: Project, folder: Path, label_path: Path) -> int:
         rec = project.image_by_path(project.rel_path(folder / item.image))
         if rec is None or rec.error:
             continue
+        if rec.spacing is None and item.spacing is not None:
+            project.set_spacing(rec.id, item.spacing)
         current = project.current_annotation(rec.id)
         if current is not None and current.landmarks == item.landmarks:
             continue  # re-import: nothing new

@@ -277,6 +277,12 @@ class Project:
         with self.transaction() as c:
             c.execute("UPDATE images SET status=? WHERE id=?", (status, image_id))
 
+    def set_spacing(self, image_id: int, spacing: tuple[float, float] | None) -> None:
+        """Pixel spacing from a label file for formats that carry none (PNG, JPEG)."""
+        row, col = spacing if spacing is not None else (None, None)
+        with self.transaction() as c:
+            c.execute("UPDATE images SET spacing_row=?, spacing_col=? WHERE id=?", (row, col, image_id))
+
     def set_mapping(self, image_id: int, mapping: SideMapping) -> None:
         with self.transaction() as c:
             c.execute("UPDATE images SET right_on_image_left=? WHERE id=?", (int(mapping.right_on_image_left), image_id))
