@@ -89,8 +89,7 @@ def _import_labels(project: Project, folder: Path, label_path: Path) -> int:
             continue  # re-import: nothing new
         if rec.status in ("edited", "verified") and current is not None and current.author == "user":
             continue  # a person's work outranks a file
-        project.save_annotation(rec.id, item.landmarks, author=f"import:{label_path.name}")
-        if item.mapping != rec.mapping:
-            project.set_mapping(rec.id, item.mapping)
+        project.save_annotation(rec.id, item.landmarks, author=f"import:{label_path.name}",
+                                mapping=item.mapping if item.mapping != rec.mapping else None)
         n += 1
     return n

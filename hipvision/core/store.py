@@ -43,7 +43,7 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _user_data_root() -> Path:
+def user_data_root() -> Path:
     override = os.environ.get("HIPVISION_DATA_DIR")
     if override:
         return Path(override)
@@ -65,7 +65,7 @@ def resolve_data_dir(root: Path) -> tuple[Path, bool]:
     if _folder_writable(root):
         return root / DATA_DIRNAME, False
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    return _user_data_root() / "projects" / f"{root.name or 'root'}-{key}", True
+    return user_data_root() / "projects" / f"{root.name or 'root'}-{key}", True
 
 
 def _to_json(v) -> str | None:
@@ -252,7 +252,12 @@ class Project:
             }
             if existing is not None:
                 sets = ", ".join(f"{k}=?" for k in fields)
-                status_sql = ", status='error'" if error else ", status=CASE status WHEN 'error' THEN 'new' ELSE status END"
+                # A briefly unreadable file must not erase a person's status: edited/verified
+                # stay (the error text still shows); a readable file again leaves 'error'.
+                status_sql = (", status=CASE WHEN status IN ('edited', 'verified') THEN status ELSE 'error' END"
+                              if error else
+                              ", status=CASE status WHEN 'error' THEN CASE WHEN EXISTS (SELECT 1 FROM annotations "
+                              "WHERE image_id=images.id) THEN 'predicted' ELSE 'new' END ELSE status END")
                 c.execute(f"UPDATE images SET {sets}{status_sql} WHERE id=?", (*fields.values(), existing["id"]))
                 return existing["id"]
             chosen = "train" if source == "synthetic" else (split or self._pick_split(c, sha256 or rel))
@@ -332,11 +337,13 @@ class Project:
 
     def save_annotation(self, image_id: int, landmarks: HipLandmarks | None, *, author: str = "user",
                         confidence: dict | None = None, note: str | None = None,
-                        status: str | None = None) -> Annotation:
+                        status: str | None = None, mapping: SideMapping | None = None) -> Annotation:
         """Append one revision and set the image's status, in one transaction.
 
         Default status: 'edited' for a person, 'predicted' for a model, 'verified' for an
-        import or a labelled generator. Model revisions go through `save_prediction`."""
+        import or a labelled generator. Model revisions go through `save_prediction`.
+        `mapping` changes the image/patient side mapping in the same transaction: landmarks
+        are by patient side and only make sense together with it."""
         if author.startswith("model:"):
             raise StoreError("model output must be saved with save_prediction (it never overwrites edits)")
         status = status or ("edited" if author == "user" else "verified")
@@ -347,6 +354,9 @@ class Project:
                 raise StoreError(f"{self.root}: no image with id {image_id}")
             ann_id = self._insert_annotation(c, image_id, landmarks, author, confidence, note)
             c.execute("UPDATE images SET status=? WHERE id=?", (status, image_id))
+            if mapping is not None:
+                c.execute("UPDATE images SET right_on_image_left=? WHERE id=?",
+                          (int(mapping.right_on_image_left), image_id))
         return self._annotation(self._conn().execute("SELECT * FROM annotations WHERE id=?", (ann_id,)).fetchone())
 
     def save_prediction(self, image_id: int, landmarks: HipLandmarks, *, model_id: str | int,

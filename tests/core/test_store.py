@@ -216,3 +216,20 @@ def test_open_missing_project_without_create(tmp_path):
         Project.open(tmp_path, create=False)
     with pytest.raises(StoreError, match="not a folder"):
         Project.open(tmp_path / "nope")
+
+
+def test_mapping_saved_with_annotation_in_one_transaction(project):
+    rec = add_all(project)[0]
+    project.save_annotation(rec.id, lm().swapped(), mapping=SideMapping(False))
+    assert project.image(rec.id).mapping == SideMapping(False)
+    assert project.current_landmarks(rec.id) == lm().swapped()
+
+
+def test_unreadable_file_keeps_a_persons_status(project):
+    rec = add_all(project)[0]
+    project.save_annotation(rec.id, lm())
+    again = project.add_image(rec.abs_path, error="truncated PNG")
+    assert again.status == "edited" and again.error == "truncated PNG"
+    other = add_all(project)[1]
+    assert project.add_image(other.abs_path, error="gone").status == "error"
+    assert project.add_image(other.abs_path, sha256="1" * 64).status == "new"

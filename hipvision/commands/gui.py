@@ -1,0 +1,44 @@
+"""`hipvision gui [FOLDER]`: the annotation workstation."""
+
+from __future__ import annotations
+
+
+def add_window_arguments(p) -> None:
+    p.add_argument("--screenshot", metavar="OUT.png", help="save the main window as PNG once loaded, then exit")
+    p.add_argument("--image", metavar="NAME", help="show this image (file name or project-relative path) first")
+    p.add_argument("--size", default="1440x900", metavar="WxH", help="window size for --screenshot (default 1440x900)")
+    p.add_argument("--view", choices=("fit", "hips"), default="fit", help="start with the whole image or both hips")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    from hipvision.cli import CommandError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CommandError(f"--size must look like 1440x900, got {text!r}") from None
+    if not (320 <= w <= 8000 and 240 <= h <= 8000):
+        raise CommandError(f"--size must be between 320x240 and 8000x8000, got {text!r}")
+    return w, h
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gui", help="open the annotation workstation",
+                       description="View radiographs, correct landmarks and read the Norberg angle live. "
+                                   "FOLDER is a folder of radiographs (imported on first open).")
+    p.add_argument("folder", nargs="?", help="project folder to open")
+    add_window_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from hipvision.cli import CommandError
+
+    if args.folder is not None and not Path(args.folder).is_dir():
+        raise CommandError(f"{args.folder}: not a folder")
+    size = parse_size(args.size)
+    from hipvision.gui.app import run as run_gui
+
+    return run_gui(args.folder, screenshot=args.screenshot, image=args.image, size=size, view=args.view)

@@ -1,0 +1,101 @@
+"""What the window shows for one image, read from the store (Qt-free).
+
+The store is the single source of truth: the canvas, the measurement panel and the image
+list all re-read an `AnnotationState` after every write, so an edit from the user, an undo
+and a prediction from the engine take the same path to the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hipvision.core.geometry import GeometryError
+from hipvision.core.grading import DEFAULT_THRESHOLDS, Grade, GradeThresholds, grade_hint
+from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
+from hipvision.core.records import ImageRecord
+from hipvision.core.store import Project
+from hipvision.gui.landmark_edit import default_landmarks
+
+# How an annotation is drawn: a model's guess looks provisional (dashed), a person's edit
+# solid, a verified one solid with a check in the panel, an unplaced default dotted and dim.
+KINDS = ("unplaced", "model", "user", "verified")
+
+
+@dataclass(frozen=True)
+class StoredEdit:
+    """The part of an image's state an undo command restores: one write to the store."""
+
+    landmarks: HipLandmarks | None
+    status: str
+    mapping: SideMapping
+
+
+@dataclass(frozen=True)
+class AnnotationState:
+    image: ImageRecord
+    landmarks: HipLandmarks | None  # the current stored revision's landmarks (None: none)
+    author: str | None = None
+    created_at: str | None = None
+    confidence: dict | None = None
+    has_prediction: bool = False
+
+    @property
+    def placed(self) -> bool:
+        return self.landmarks is not None
+
+    @property
+    def shown(self) -> HipLandmarks | None:
+        """Stored landmarks, or the default placement for an image with none."""
+        if self.landmarks is not None:
+            return self.landmarks
+        if self.image.error or not self.image.width or not self.image.height:
+            return None
+        return default_landmarks(self.image.width, self.image.height, self.image.mapping)
+
+    @property
+    def kind(self) -> str:
+        if self.landmarks is None:
+            return "unplaced"
+        if self.image.status == "predicted":
+            return "model"
+        if self.image.status == "verified":
+            return "verified"
+        return "user"
+
+    @property
+    def stored(self) -> StoredEdit:
+        return StoredEdit(self.landmarks, self.image.status, self.image.mapping)
+
+
+def load_state(project: Project, image_id: int) -> AnnotationState:
+    rec = project.image(image_id)
+    ann = project.current_annotation(image_id)
+    has_pred = project.latest_model_annotation(image_id) is not None
+    if ann is None:
+        return AnnotationState(rec, None, has_prediction=has_pred)
+    return AnnotationState(rec, ann.landmarks, ann.author, ann.created_at, ann.confidence, has_pred)
+
+
+@dataclass(frozen=True)
+class RowSummary:
+    """One line of the image list."""
+
+    na: dict[Side, float]  # empty when unplaced or undefined
+    worst: Grade | None
+
+    def text(self, side: Side) -> str:
+        return f"{self.na[side]:.1f}°" if side in self.na else "–"
+
+
+_GRADE_ORDER = (Grade.NORMAL, Grade.BORDERLINE, Grade.SUSPECT)
+
+
+def row_summary(landmarks: HipLandmarks | None, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> RowSummary:
+    if landmarks is None:
+        return RowSummary({}, None)
+    try:
+        na = landmarks.norberg_angles()
+    except GeometryError:
+        return RowSummary({}, None)
+    worst = max((grade_hint(v, thresholds) for v in na.values()), key=_GRADE_ORDER.index)
+    return RowSummary(na, worst)

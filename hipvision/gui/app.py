@@ -1,0 +1,113 @@
+"""Starting the workstation: the QApplication, the main window, and --screenshot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from hipvision.core.atomic import atomic_path
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        apply_dark_theme(app)
+    app.setApplicationName("HipVision")
+    app.setOrganizationName("HipVision")
+    return app
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    """Radiographs are read in dim rooms: a dark, neutral frame keeps the eye on the image
+    and does not shift the perceived grey levels the way a white frame does."""
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    p = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
+        QPalette.ColorRole.ToolTipBase: "#3a3a3a", QPalette.ColorRole.ToolTipText: "#f0f0f0",
+        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#333333",
+        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.BrightText: "#ff6e6e",
+        QPalette.ColorRole.Highlight: "#2f6fa8", QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: "#64b5f6", QPalette.ColorRole.PlaceholderText: "#8a8a8a",
+    }
+    for role, colour in roles.items():
+        p.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f6f6f"))
+    app.setPalette(p)
+
+
+def create_window():
+    import pyqtgraph as pg
+
+    from hipvision.gui.main_window import MainWindow
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    return MainWindow()
+
+
+def save_screenshot(widget, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if not widget.grab().save(str(tmp), "PNG"):
+            raise OSError(f"{path}: could not write the screenshot")
+    return path
+
+
+def select_image(win, name: str) -> bool:
+    """Show the image whose file name (or project-relative path) is `name`."""
+    for rec in win.project.images() if win.project else []:
+        if name in (rec.name, rec.path):
+            win.image_list.select_id(rec.id)
+            return True
+    return False
+
+
+def run(folder: str | Path | None = None, *, screenshot: str | Path | None = None, image: str | None = None,
+        size: tuple[int, int] = (1440, 900), view: str = "fit") -> int:
+    """Open the window (and `folder`); with `screenshot`, save the window as PNG once it is
+    shown and laid out, then exit. Returns the exit status."""
+    if screenshot and QApplication.instance() is None:
+        # A scripted screenshot (docs, CI) needs no screen; an explicit platform still wins.
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = application()
+    win = create_window()
+    if folder is not None and not win.open_project(folder):
+        print(f"hipvision gui: {win.banner.text()}", file=sys.stderr)
+        if screenshot:
+            return 2
+    if image is not None and not select_image(win, image):
+        print(f"hipvision gui: no image named {image!r} in the project", file=sys.stderr)
+        if screenshot:
+            return 2
+    if view == "hips":
+        win.zoom_hips()
+    if screenshot:
+        win.remember_geometry = False  # a scripted screenshot must not change the user's layout
+        win.resize(*size)
+    win.show()
+    if screenshot:
+        result = {"rc": 0}
+
+        def shoot():
+            try:
+                print(f"wrote {save_screenshot(win, screenshot)}")
+            except OSError as exc:
+                print(f"hipvision gui: {exc}", file=sys.stderr)
+                result["rc"] = 2
+            win.close()
+            app.quit()
+
+        # After the first layout pass and paint: the docks and the canvas need their sizes.
+        QTimer.singleShot(300, shoot)
+        app.exec()
+        return result["rc"]
+    return app.exec()

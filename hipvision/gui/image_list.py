@@ -1,0 +1,155 @@
+"""The project's images: status icon, name, each hip's NA, the worst grade; a filter."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, GradeThresholds, grade_hint
+from hipvision.core.landmarks import HipLandmarks, Side
+from hipvision.core.records import ImageRecord
+from hipvision.gui.annotation_state import row_summary
+from hipvision.gui.icons import status_icon, status_tooltip
+
+FILTERS = {
+    "All images": lambda r: True,
+    "To review (new, predicted)": lambda r: r.status in ("new", "predicted"),
+    "Edited": lambda r: r.status == "edited",
+    "Verified": lambda r: r.status == "verified",
+    "Unreadable": lambda r: r.status == "error",
+    "Synthetic": lambda r: r.source == "synthetic",
+}
+COLUMNS = ("Image", "R NA", "L NA", "Grade")
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ImageListPanel(QWidget):
+    currentImageChanged = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.thresholds: GradeThresholds = DEFAULT_THRESHOLDS
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.filter = QComboBox()
+        self.filter.addItems(list(FILTERS))
+        self.filter.currentTextChanged.connect(self._apply_filter)
+        layout.addWidget(self.filter)
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        for c in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(c, header.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(self._on_current)
+        layout.addWidget(self.tree)
+        self._items: dict[int, QTreeWidgetItem] = {}
+        self._records: dict[int, ImageRecord] = {}
+
+    def set_rows(self, rows: list[tuple[ImageRecord, HipLandmarks | None]]) -> None:
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._items.clear()
+        self._records.clear()
+        for rec, lm in rows:
+            item = QTreeWidgetItem()
+            item.setData(0, ID_ROLE, rec.id)
+            self._items[rec.id] = item
+            self._fill(item, rec, lm)
+            self.tree.addTopLevelItem(item)
+        self.tree.blockSignals(False)
+        self._apply_filter()
+
+    def update_row(self, rec: ImageRecord, lm: HipLandmarks | None) -> None:
+        item = self._items.get(rec.id)
+        if item is not None:
+            self._fill(item, rec, lm)
+            item.setHidden(not FILTERS[self.filter.currentText()](rec) and item is not self.tree.currentItem())
+
+    def _fill(self, item: QTreeWidgetItem, rec: ImageRecord, lm: HipLandmarks | None) -> None:
+        self._records[rec.id] = rec
+        item.setIcon(0, status_icon(rec.status, rec.is_synthetic))
+        item.setText(0, rec.name)
+        tip = f"{rec.path}\n{status_tooltip(rec.status, rec.is_synthetic, rec.error)}"
+        item.setToolTip(0, tip)
+        if rec.error:
+            item.setForeground(0, QBrush(QColor("#e57373")))
+            for c in (1, 2, 3):
+                item.setText(c, "")
+            item.setText(3, "unreadable")
+            item.setToolTip(3, rec.error)
+            return
+        summary = row_summary(lm, self.thresholds)
+        item.setText(1, summary.text(Side.RIGHT))
+        item.setText(2, summary.text(Side.LEFT))
+        for c, side in ((1, Side.RIGHT), (2, Side.LEFT)):
+            if side in summary.na:
+                item.setForeground(c, QBrush(QColor(GRADE_COLOURS[grade_hint(summary.na[side], self.thresholds)])))
+        if summary.worst is not None:
+            item.setText(3, summary.worst.value)
+            item.setForeground(3, QBrush(QColor(GRADE_COLOURS[summary.worst])))
+        else:
+            item.setText(3, "")
+        for c in (1, 2, 3):
+            item.setTextAlignment(c, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def _apply_filter(self, *_) -> None:
+        keep = FILTERS[self.filter.currentText()]
+        for image_id, item in self._items.items():
+            item.setHidden(not keep(self._records[image_id]))
+
+    def _on_current(self, current: QTreeWidgetItem | None, previous) -> None:
+        if current is not None:
+            self.currentImageChanged.emit(int(current.data(0, ID_ROLE)))
+
+    # ------------------------------------------------------------------ navigation
+
+    def current_id(self) -> int | None:
+        item = self.tree.currentItem()
+        return None if item is None else int(item.data(0, ID_ROLE))
+
+    def select_id(self, image_id: int) -> None:
+        item = self._items.get(image_id)
+        if item is not None:
+            item.setHidden(False)
+            self.tree.setCurrentItem(item)
+            self.tree.scrollToItem(item)
+
+    def visible_ids(self) -> list[int]:
+        return [i for i, item in self._items.items() if not item.isHidden()]
+
+    def neighbour(self, delta: int) -> int | None:
+        ids = self.visible_ids()
+        cur = self.current_id()
+        if not ids:
+            return None
+        if cur not in ids:
+            return ids[0]
+        j = ids.index(cur) + delta
+        return ids[j] if 0 <= j < len(ids) else None
+
+    def step(self, delta: int) -> bool:
+        target = self.neighbour(delta)
+        if target is None or target == self.current_id():
+            return False
+        self.select_id(target)
+        return True
+
+    def selected_ids(self) -> list[int]:
+        return [int(i.data(0, ID_ROLE)) for i in self.tree.selectedItems()]
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rec in self._records.values():
+            counts[rec.status] = counts.get(rec.status, 0) + 1
+        return counts
+
+    def record(self, image_id: int) -> ImageRecord | None:
+        return self._records.get(image_id)

@@ -1,0 +1,120 @@
+"""Jobs panel: one row per engine job (progress, ETA, Cancel) and a live training plot."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+)
+
+from hipvision.gui.engine import Engine
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s left"
+    return f"{seconds} s left"
+
+
+class JobRow(QWidget):
+    def __init__(self, engine: Engine, job_id: int, title: str, parent=None):
+        super().__init__(parent)
+        self.job_id = job_id
+        self.title = QLabel(title)
+        self.title.setStyleSheet("font-weight: 600")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.status = QLabel("queued")
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(lambda: engine.cancel(job_id))
+        self.cancel_button.clicked.connect(lambda: self.status.setText("cancelling…"))
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.status)
+
+    def set_progress(self, done: float, total: float, message: str, eta: float | None) -> None:
+        if total > 0:
+            self.bar.setValue(int(1000 * min(done / total, 1.0)))
+        self.status.setText(f"{message} — {format_eta(eta)}" if message else format_eta(eta))
+
+    def set_ended(self, text: str, ok: bool) -> None:
+        self.cancel_button.setEnabled(False)
+        if ok:
+            self.bar.setValue(1000)
+        self.status.setText(text)
+        self.status.setStyleSheet("" if ok else "color: #d33c3c")
+
+
+class JobsPanel(QWidget):
+    """Subscribes to the engine's signals; owns no job state of its own beyond the rows."""
+
+    def __init__(self, engine: Engine, parent=None):
+        super().__init__(parent)
+        self.engine = engine
+        self.rows: dict[int, JobRow] = {}
+        self.rows_box = QVBoxLayout()
+        self.rows_box.addStretch(1)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(160)
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="training loss")
+        self.mae_curve = self.plot.plot([], [], pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=5,
+                                        name="validation NA MAE (°)")
+        self._plot_job: int | None = None
+        self._series: dict[str, tuple[list[float], list[float]]] = {}
+        lay = QVBoxLayout(self)
+        lay.addLayout(self.rows_box)
+        lay.addWidget(self.plot, 1)
+        engine.progress.connect(self._on_progress)
+        engine.metrics.connect(self._on_metrics)
+        engine.finished.connect(lambda jid, result: self._end(jid, "finished", True))
+        engine.failed.connect(lambda jid, msg, tb: self._end(jid, f"failed: {msg}", False))
+        engine.cancelled.connect(lambda jid: self._end(jid, "cancelled — nothing was changed", False))
+        engine.started.connect(lambda jid: self._row(jid).status.setText("starting…"))
+
+    def add_job(self, job) -> JobRow:
+        row = JobRow(self.engine, job.id, job.title)
+        self.rows[job.id] = row
+        self.rows_box.insertWidget(self.rows_box.count() - 1, row)
+        return row
+
+    def _row(self, job_id: int) -> JobRow:
+        row = self.rows.get(job_id)
+        if row is None:
+            job = self.engine.jobs[job_id]
+            row = self.add_job(job)
+        return row
+
+    def _on_progress(self, job_id, done, total, message, eta) -> None:
+        self._row(job_id).set_progress(done, total, message, eta)
+
+    def _on_metrics(self, job_id: int, epoch: int, values: dict) -> None:
+        if job_id != self._plot_job:  # a new training job: start a fresh plot
+            self._plot_job = job_id
+            self._series = {}
+        for name in ("loss", "val_na_mae"):
+            if name in values and values[name] is not None:
+                xs, ys = self._series.setdefault(name, ([], []))
+                xs.append(epoch)
+                ys.append(float(values[name]))
+        self.loss_curve.setData(*self._series.get("loss", ([], [])))
+        self.mae_curve.setData(*self._series.get("val_na_mae", ([], [])))
+
+    def _end(self, job_id: int, text: str, ok: bool) -> None:
+        self._row(job_id).set_ended(text, ok)

@@ -1,0 +1,405 @@
+"""The main window: image list | canvas | measurement panel, wired to the project store.
+
+Attaching an engine (hipvision/gui/engine*.py, no ML imported here):
+- `predict_requested(image_id)` is emitted when an image without landmarks is shown, and
+  by Model ▸ Predict; the engine predicts off the GUI thread and stores the result with
+  `Project.save_prediction` (which never overwrites a person's edit).
+- then it calls the slot `on_annotation_changed(image_id)`: the list row and, for the
+  shown image, the canvas and readout re-read the store.
+- `set_prediction_available(bool)` enables Model ▸ Predict; `add_panel(widget, title)`
+  docks the engine's own panels (jobs, models).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QUndoGroup
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
+)
+
+import hipvision
+from hipvision.core.importer import import_folder
+from hipvision.core.radiograph import RadiographError
+from hipvision.core.settings import load_settings_or_default, save_settings
+from hipvision.core.store import Project, StoreError
+from hipvision.gui.actions import build_actions
+from hipvision.gui.annotation_state import AnnotationState, StoredEdit
+from hipvision.gui.canvas import Canvas
+from hipvision.gui.image_cache import ImageCache
+from hipvision.gui.image_facts import image_facts
+from hipvision.gui.image_list import ImageListPanel
+from hipvision.gui.measurement_panel import MeasurementPanel
+from hipvision.gui.outputs import OutputsMixin
+from hipvision.gui.window_level import preset_window
+from hipvision.gui.window_settings import restore_window, save_window
+from hipvision.gui.workspace import Workspace
+
+UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
+
+
+class MainWindow(OutputsMixin, QMainWindow):
+    predict_requested = Signal(int)
+    image_shown = Signal(int)
+    project_opened = Signal(object)  # Project
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("HipVision")
+        self.settings, settings_problem = load_settings_or_default()
+        self.thresholds = self.settings.thresholds
+        self.project: Project | None = None
+        self.workspace: Workspace | None = None
+        self.current_image_id: int | None = None
+        self.remember_geometry = True
+        self._state: AnnotationState | None = None
+        self.cache = ImageCache(capacity=3)
+        self.workspace_undo_group = QUndoGroup(self)  # outlives projects: the Undo actions bind to it
+
+        self.canvas = Canvas()
+        self.canvas.thresholds = self.thresholds
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #fff3cd; color: #5c4400; padding: 6px 10px;")
+        self.banner.hide()
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.banner)
+        box.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        self.image_list = ImageListPanel()
+        self.image_list.thresholds = self.thresholds
+        self.panel = MeasurementPanel()
+        self.panel.set_thresholds(self.thresholds)
+        docks = [self.add_panel(self.image_list, "Images", Qt.DockWidgetArea.LeftDockWidgetArea),
+                 self.add_panel(self.panel, "Measurements", Qt.DockWidgetArea.RightDockWidgetArea)]
+
+        self.actions = build_actions(self)
+        self.actions["predict"].setEnabled(False)
+        self.status_text = QLabel()
+        self.cursor_text = QLabel()
+        self.window_text = QLabel()
+        self.summary_text = QLabel()
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.summary_text)
+        self.statusBar().addPermanentWidget(self.cursor_text)
+        self.statusBar().addPermanentWidget(self.window_text)
+
+        self.image_list.currentImageChanged.connect(self.show_image)
+        self.canvas.previewChanged.connect(self.panel.show_landmarks)
+        self.canvas.editFinished.connect(self._on_edit_finished)
+        self.canvas.windowChanged.connect(lambda c, w: self.window_text.setText(f"W {w:.0f}  L {c:.0f}"))
+        self.canvas.cursorMoved.connect(self.cursor_text.setText)
+        self.canvas.message.connect(self.show_status)
+        self.canvas.circleModeChanged.connect(self.actions["circle"].setChecked)
+        self._update_recent_menu()
+        self._update_actions()
+        if not restore_window(self):
+            self.resize(1440, 900)
+            self.resizeDocks(docks, [330, 380], Qt.Orientation.Horizontal)
+        if settings_problem:
+            self.show_banner(settings_problem)
+
+    # ------------------------------------------------------------------ panels and messages
+
+    def add_panel(self, widget: QWidget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def show_status(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def show_banner(self, text: str | None) -> None:
+        self.banner.setText(text or "")
+        self.banner.setVisible(bool(text))
+
+    def set_prediction_available(self, available: bool) -> None:
+        self.actions["predict"].setEnabled(bool(available))
+
+    # ------------------------------------------------------------------ project
+
+    def choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of radiographs")
+        if folder:
+            self.open_project(folder)
+
+    def open_demo(self) -> None:
+        from hipvision.gui.demo_project import prepare_demo_project
+
+        try:
+            self.open_project(prepare_demo_project())
+        except (FileNotFoundError, OSError, StoreError) as exc:
+            QMessageBox.warning(self, "Demo project", str(exc))
+
+    def open_project(self, folder: str | Path) -> bool:
+        """Open (importing the folder on first use) and show the first image. False on failure,
+        with the reason in the banner; the previous project stays open then."""
+        try:
+            project = Project.open(folder)
+        except StoreError as exc:
+            self.show_banner(f"Cannot open {folder}: {exc}")
+            return False
+        self.close_project()
+        self.project = project
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            if not project.images():
+                report = import_folder(project)
+                self.show_status(f"Imported {project.root.name}: {report.summary()}")
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.workspace = Workspace(project, self.workspace_undo_group, self)
+        self.workspace.annotationChanged.connect(self.on_annotation_changed)
+        self.workspace.writeFailed.connect(lambda _i, msg: self.show_banner(msg))
+        self.show_banner(f"This folder is read-only: the project (annotations, models) is kept in "
+                         f"{project.data_dir}" if project.fallback else None)
+        self.setWindowTitle(f"HipVision — {project.root.name}")
+        self._remember_recent(project.root)
+        self._reload_list()
+        images = project.images()
+        last = project.get_setting("gui.last_image")
+        first = last if any(r.id == last for r in images) else (images[0].id if images else None)
+        if first is not None:
+            self.image_list.select_id(first)
+            if self.current_image_id != first:
+                self.show_image(first)
+        else:
+            self.canvas.set_image(None, f"No radiographs in {project.root}")
+        self._update_actions()
+        self.project_opened.emit(project)
+        return True
+
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        if self.current_image_id is not None:
+            self.project.set_setting("gui.last_image", self.current_image_id)
+        for stack in list(self.workspace_undo_group.stacks()):
+            self.workspace_undo_group.removeStack(stack)
+            stack.deleteLater()
+        self.workspace.deleteLater()
+        self.cache.clear()
+        self.project.close()
+        self.project = self.workspace = self._state = None
+        self.current_image_id = None
+
+    def rescan(self) -> None:
+        if self.project is not None:
+            report = import_folder(self.project)
+            self._reload_list()
+            self.show_status(f"Rescanned: {report.summary()}")
+
+    def _reload_list(self) -> None:
+        self.image_list.set_rows([(r, self.project.current_landmarks(r.id)) for r in self.project.images()])
+        if self.current_image_id is not None:
+            self.image_list.select_id(self.current_image_id)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        counts = self.image_list.status_counts()
+        parts = [f"{sum(counts.values())} images"]
+        review = counts.get("new", 0) + counts.get("predicted", 0)
+        parts += [f"{review} to review"] if review else []
+        parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
+        parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
+        self.summary_text.setText(" · ".join(parts))
+
+    def _remember_recent(self, folder: Path) -> None:
+        self.settings = self.settings.with_recent(folder)
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.show_status(f"Could not save settings: {exc}")
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.settings.existing_recent():
+            a = self.recent_menu.addAction(str(folder))
+            a.triggered.connect(lambda checked=False, f=folder: self.open_project(f))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    # ------------------------------------------------------------------ showing an image
+
+    def show_image(self, image_id: int) -> None:
+        if self.project is None:
+            return
+        if self.canvas.circle_mode:
+            self.actions["circle"].setChecked(False)
+        self.current_image_id = image_id
+        self.workspace.activate(image_id)
+        state = self.workspace.state(image_id)
+        rec = state.image
+        if rec.error:
+            self.canvas.set_image(None, f"Cannot read {rec.path}:\n{rec.error}")
+            state = None
+        else:
+            try:
+                self.canvas.set_image(self.cache.get(rec.abs_path))
+            except RadiographError as exc:
+                self.canvas.set_image(None, f"Cannot read {rec.path}:\n{exc.reason}")
+                state = None
+        self.canvas.select(None)
+        self._apply_state(state)
+        self._prefetch_neighbours()
+        self.image_shown.emit(image_id)
+        if state is not None and not state.placed and rec.status == "new":
+            self.predict_requested.emit(image_id)
+
+    def _prefetch_neighbours(self) -> None:
+        paths = []
+        for delta in (1, -1):
+            nid = self.image_list.neighbour(delta)
+            rec = self.image_list.record(nid) if nid is not None else None
+            if rec is not None and not rec.error and nid != self.current_image_id:
+                paths.append(rec.abs_path)
+        self.cache.prefetch(paths)
+
+    def _apply_state(self, state: AnnotationState | None) -> None:
+        self._state = state
+        if state is None or self.canvas.loaded is None:
+            self.canvas.set_annotation(None, self.canvas.mapping, "user")
+            self.canvas.set_banner(None)
+            self.panel.set_context(mapping=self.canvas.mapping, spacing=None, kind=None)
+            self.panel.show_landmarks(None)
+        else:
+            rec = state.image
+            self.canvas.set_annotation(state.shown, rec.mapping, state.kind)
+            self.canvas.set_banner(UNPLACED_BANNER if state.kind == "unplaced" else None)
+            meta = self.canvas.loaded.radiograph.metadata
+            self.panel.set_context(mapping=rec.mapping, spacing=rec.spacing, kind=state.kind, author=state.author,
+                                   note=self._confidence_note(state), facts=image_facts(rec, meta))
+            self.panel.show_landmarks(state.shown)
+        if state is not None:
+            self.image_list.update_row(state.image, state.landmarks)
+        self._update_actions()
+
+    @staticmethod
+    def _confidence_note(state: AnnotationState) -> str:
+        if state.kind != "model" or not state.confidence:
+            return ""
+        parts = [f"{k} {v:.2f}" for k, v in sorted(state.confidence.items()) if isinstance(v, (int, float))]
+        return "Model confidence: " + ", ".join(parts) if parts else ""
+
+    def on_annotation_changed(self, image_id: int) -> None:
+        """Slot: the store changed for this image (an edit, an undo, or the engine)."""
+        if self.project is None:
+            return
+        state = self.workspace.state(image_id)
+        self.image_list.update_row(state.image, state.landmarks)
+        self._update_summary()
+        if image_id == self.current_image_id and not self.canvas.dragging:
+            self._apply_state(state)
+
+    def _update_actions(self) -> None:
+        have_image = self._state is not None
+        for name in ("verify", "swap", "delete", "circle", "render", "report", "fit", "hips", "zoom_in", "zoom_out",
+                     "actual", "auto_window", "invert"):
+            self.actions[name].setEnabled(have_image)
+        self.actions["reset"].setEnabled(have_image and self._state.has_prediction)
+        for name in ("rescan", "export_csv", "export_coco", "report_selected"):
+            self.actions[name].setEnabled(self.project is not None)
+
+    # ------------------------------------------------------------------ edits (each one undo command)
+
+    def _push(self, landmarks, status: str, text: str, mapping=None) -> bool:
+        if self._state is None:
+            return False
+        rec = self._state.image
+        return self.workspace.push(rec.id, StoredEdit(landmarks, status, mapping or rec.mapping), text)
+
+    def _on_edit_finished(self, landmarks, text: str) -> None:
+        if not self._push(landmarks, "edited", text):
+            self.on_annotation_changed(self.current_image_id)
+
+    def verify(self) -> None:
+        if self._state is not None and self.canvas.landmarks is not None:
+            self._push(self.canvas.landmarks, "verified", "Verify")
+
+    def swap_sides(self) -> None:
+        if self._state is None:
+            return
+        s = self._state
+        lm = None if s.landmarks is None else s.landmarks.swapped()
+        self._push(lm, "edited" if lm is not None else s.image.status, "Swap left/right", s.image.mapping.swapped())
+
+    def delete_annotation(self) -> None:
+        if self._state is not None and self._state.landmarks is not None:
+            self._push(None, "new", "Delete landmarks")
+
+    def reset_to_prediction(self) -> None:
+        if self._state is None:
+            return
+        ann = self.project.latest_model_annotation(self._state.image.id)
+        if ann is not None and ann.landmarks is not None:
+            self._push(ann.landmarks, "predicted", "Reset to prediction")
+
+    def request_prediction(self) -> None:
+        if self.current_image_id is not None:
+            self.predict_requested.emit(self.current_image_id)
+
+    def toggle_circle_mode(self, on: bool) -> None:
+        if on and self._state is not None:
+            self.canvas.start_circle_mode()
+        else:
+            self.canvas.cancel_circle_mode()
+
+    def next_image(self) -> None:
+        self.image_list.step(1)
+
+    def previous_image(self) -> None:
+        self.image_list.step(-1)
+
+    # ------------------------------------------------------------------ view
+
+    def fit_view(self) -> None:
+        self.canvas.fit_view()
+
+    def zoom_hips(self) -> None:
+        self.canvas.zoom_to_hips()
+
+    def zoom_in(self) -> None:
+        self.canvas.zoom(1.25)
+
+    def zoom_out(self) -> None:
+        self.canvas.zoom(0.8)
+
+    def zoom_actual(self) -> None:
+        self.canvas.zoom_actual_pixels()
+
+    def toggle_invert(self, on: bool) -> None:
+        self.canvas.set_inverted(on)
+
+    def default_window(self) -> None:
+        self.apply_window_preset(self.wl_combo.itemText(0))
+
+    def apply_window_preset(self, name: str) -> None:
+        loaded = self.canvas.loaded
+        if loaded is not None:
+            self.canvas.set_window(*preset_window(name, loaded.pyramid.levels[-1], loaded.window))
+            self.wl_combo.setCurrentText(name)
+
+    def show_shortcuts(self) -> None:
+        from hipvision.gui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About HipVision",
+                          f"HipVision {hipvision.__version__}\nNorberg angle measurement for canine VD hip "
+                          "radiographs. Grade hints support, and never replace, the veterinarian's reading.")
+
+    def closeEvent(self, ev) -> None:
+        if self.remember_geometry:
+            save_window(self)
+        self.close_project()
+        self.cache.close()
+        super().closeEvent(ev)

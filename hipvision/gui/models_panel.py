@@ -1,0 +1,132 @@
+"""Models panel: every model of the project with its metrics; activate, revert, delete."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from hipvision.core.records import ModelRecord
+from hipvision.core.store import Project, StoreError
+
+COLUMNS = ("", "Model", "Backbone", "Created", "Training data", "Val NA MAE", "Test NA MAE")
+
+
+def _fmt_metric(metrics: dict, *keys: str) -> str:
+    for k in keys:
+        v = metrics.get(k)
+        if isinstance(v, (int, float)):
+            return f"{v:.2f}°"
+    return "—"
+
+
+def describe_data(model: ModelRecord) -> str:
+    if model.kind == "default":
+        return "synthetic phantoms"
+    d = model.data_summary
+    n = d.get("n_train", d.get("train_images"))
+    syn = d.get("n_synthetic", 0)
+    if n is None:
+        return "—"
+    return f"{n} images" + (f" (+{syn} synthetic)" if syn else "")
+
+
+class ModelsPanel(QWidget):
+    active_changed = Signal(int)  # model id now active
+
+    def __init__(self, project: Project, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.activate_button = QPushButton("Activate")
+        self.revert_button = QPushButton("Revert to previous")
+        self.delete_button = QPushButton("Delete")
+        self.activate_button.clicked.connect(self.activate_selected)
+        self.revert_button.clicked.connect(self.revert)
+        self.delete_button.clicked.connect(self.delete_selected)
+        buttons = QHBoxLayout()
+        for b in (self.activate_button, self.revert_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addLayout(buttons)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.refresh()
+
+    def set_project(self, project: Project) -> None:
+        self.project = project
+        self.refresh()
+
+    def models(self) -> list[ModelRecord]:
+        return self.project.models()
+
+    def refresh(self) -> None:
+        models = self.models()
+        self.table.setRowCount(len(models))
+        for row, m in enumerate(models):
+            name = m.name + ("  (default, trained on synthetic phantoms)" if m.kind == "default" else "")
+            cells = ("●" if m.active else "", name, m.backbone, m.created_at[:16].replace("T", " "),
+                     describe_data(m), _fmt_metric(m.metrics, "val_na_mae", "na_mae"),
+                     _fmt_metric(m.metrics, "test_na_mae"))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.UserRole, m.id)
+                if m.active:
+                    f = item.font()
+                    f.setBold(True)
+                    item.setFont(f)
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        self._update_buttons()
+
+    def selected_id(self) -> int | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.UserRole) if items else None
+
+    def _update_buttons(self) -> None:
+        sel = self.selected_id()
+        active = self.project.active_model()
+        self.activate_button.setEnabled(sel is not None and (active is None or sel != active.id))
+        self.delete_button.setEnabled(sel is not None and (active is None or sel != active.id))
+        self.revert_button.setEnabled(self._previous_id() is not None)
+
+    def _previous_id(self) -> int | None:
+        """The newest model older than the active one: what 'revert' goes back to."""
+        active = self.project.active_model()
+        if active is None:
+            return None
+        older = [m.id for m in self.models() if m.id < active.id]
+        return older[-1] if older else None
+
+    def activate(self, model_id: int) -> None:
+        self.project.set_active_model(model_id)
+        self.refresh()
+        self.active_changed.emit(model_id)
+
+    def activate_selected(self) -> None:
+        if (sel := self.selected_id()) is not None:
+            self.activate(sel)
+
+    def revert(self) -> None:
+        if (prev := self._previous_id()) is not None:
+            self.activate(prev)
+
+    def delete_selected(self, *, confirm: bool = True) -> None:
+        sel = self.selected_id()
+        if sel is None:
+            return
+        if confirm and QMessageBox.question(self, "Delete model", "Delete this model and its file?") != QMessageBox.Yes:
+            return
+        try:
+            self.project.delete_model(sel)
+        except StoreError as exc:
+            QMessageBox.warning(self, "Delete model", str(exc))
+        self.refresh()

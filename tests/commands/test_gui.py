@@ -1,0 +1,65 @@
+"""`hipvision gui --screenshot` and `hipvision demo`: start, load, save the window, exit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from hipvision.cli import main
+from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.core.store import Project
+
+
+@pytest.fixture(autouse=True)
+def user_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIPVISION_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("HIPVISION_DATA_DIR", str(tmp_path / "userdata"))
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory):
+    out = tmp_path_factory.mktemp("phantoms")
+    generate_phantoms(out, 2, seed=4, config=PhantomConfig(size=300))
+    return out
+
+
+def test_screenshot_of_a_folder_imports_it_and_shows_the_image(qapp, tmp_path, phantoms, capsys):
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    for f in phantoms.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "shot.png"
+    assert main(["gui", str(folder), "--image", "phantom_0001.png", "--size", "1000x700",
+                 "--screenshot", str(out)]) == 0
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 700)
+    gray = img.convertToFormat(QImage.Format.Format_Grayscale8)
+    arr = np.frombuffer(gray.constBits(), np.uint8).reshape(700, gray.bytesPerLine())[:, :1000]
+    assert arr[150:600, 350:650].std() > 15  # the radiograph is in the middle, not a blank canvas
+    with Project.open(folder) as p:  # opened for the first time: imported with its labels
+        assert len(p.images()) == 2 and all(r.status == "verified" for r in p.images())
+
+
+def test_bad_arguments(qapp, tmp_path, capsys):
+    assert main(["gui", str(tmp_path / "missing"), "--screenshot", str(tmp_path / "x.png")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert main(["gui", str(tmp_path), "--size", "big", "--screenshot", str(tmp_path / "x.png")]) == 2
+
+
+def test_demo_copies_the_samples_once(qapp, phantoms, monkeypatch, capsys, tmp_path):
+    import hipvision.gui.demo_project as demo
+
+    monkeypatch.setattr(demo, "sample_project_dir", lambda: phantoms)
+    assert main(["demo", "--path-only"]) == 0
+    folder = capsys.readouterr().out.strip()
+    assert folder == str(tmp_path / "userdata" / "demo")
+    with Project.open(folder) as p:
+        assert len(p.images()) == 2
+    out = tmp_path / "demo.png"
+    assert main(["demo", "--screenshot", str(out), "--size", "800x600"]) == 0
+    assert QImage(str(out)).width() == 800
+    monkeypatch.setattr(demo, "sample_project_dir", lambda: tmp_path / "gone")
+    assert main(["demo", "--path-only"]) == 0  # already prepared: the copy is reused
+
+

@@ -1,0 +1,107 @@
+"""GUI fixtures: a small phantom project per test and a shown main window over it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from hipvision.core.importer import import_folder
+from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.core.store import Project
+
+PHANTOM_SIZE = 320
+N_PHANTOMS = 4
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path, monkeypatch):
+    """Settings, window geometry (QSettings INI) and fallback projects go to tmp dirs."""
+    monkeypatch.setenv("HIPVISION_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("HIPVISION_DATA_DIR", str(tmp_path / "userdata"))
+
+
+@pytest.fixture(scope="session")
+def phantom_folder(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("phantoms")
+    generate_phantoms(out, N_PHANTOMS, seed=11, config=PhantomConfig(size=PHANTOM_SIZE))
+    return out
+
+
+def make_project(src: Path, dest: Path, *, extra: dict[str, bytes] | None = None) -> Path:
+    dest.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy2(f, dest / f.name)
+    for name, data in (extra or {}).items():
+        (dest / name).write_bytes(data)
+    with Project.open(dest) as project:
+        import_folder(project, labels=True)
+    return dest
+
+
+@pytest.fixture
+def project_dir(tmp_path, phantom_folder) -> Path:
+    return make_project(phantom_folder, tmp_path / "project")
+
+
+def open_window(qtbot, folder: Path | None, size: tuple[int, int] | None = (1200, 800)):
+    from hipvision.gui.app import create_window
+
+    win = create_window()
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    if folder is not None:
+        assert win.open_project(folder)
+    win.activateWindow()
+    settle(qtbot, win)
+    return win
+
+
+def settle(qtbot, win) -> None:
+    """Wait until the first layout passes are done (docks sized, image fitted), so that
+    screen positions computed by a test stay where they are when its mouse arrives."""
+    vb = win.canvas.vb
+    previous = None
+    for _ in range(100):
+        qtbot.wait(20)
+        now = (vb.width(), vb.height(), tuple(map(tuple, vb.viewRange())))
+        if now == previous:
+            return
+        previous = now
+    raise AssertionError("the window layout did not settle within 2 s")
+
+
+@pytest.fixture
+def window(qtbot, project_dir):
+    return open_window(qtbot, project_dir)
+
+
+def viewport_pos(canvas, x: float, y: float) -> QPoint:
+    return canvas.image_to_viewport(x, y)
+
+
+def image_pos(canvas, p: QPoint) -> QPointF:
+    return canvas.vb.mapSceneToView(canvas.mapToScene(p))
+
+
+def drag(qtbot, canvas, start: QPoint, end: QPoint, *, steps: int = 4, on_step=None) -> None:
+    """A left-button drag on the canvas viewport, as a user's mouse produces it.
+
+    pyqtgraph drops mouse moves that come within 10 ms of the previous one (its
+    mouseRateLimit), as a real mouse never does; the short waits keep every move."""
+    vp = canvas.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, steps + 1):
+        qtbot.wait(12)
+        p = start + (end - start) * (k / steps)
+        qtbot.mouseMove(vp, p)
+        if on_step is not None:
+            on_step(k)
+    qtbot.wait(12)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
