@@ -45,13 +45,19 @@ def apply_dark_theme(app: QApplication) -> None:
     app.setPalette(p)
 
 
-def create_window():
+def create_window(*, with_engine: bool = True):
+    """The main window; `with_engine=False` gives the bare workstation (no background
+    predictions), which the workstation's own tests use so that no model races their edits."""
     import pyqtgraph as pg
 
     from hipvision.gui.main_window import MainWindow
 
+    from hipvision.gui.engine_bridge import EngineBridge
+
     pg.setConfigOptions(imageAxisOrder="row-major")
-    return MainWindow()
+    window = MainWindow()
+    window.engine_bridge = EngineBridge(window) if with_engine else None
+    return window
 
 
 def save_screenshot(widget, path: str | Path) -> Path:

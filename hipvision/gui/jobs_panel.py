@@ -86,7 +86,7 @@ class JobsPanel(QWidget):
         engine.finished.connect(lambda jid, result: self._end(jid, "finished", True))
         engine.failed.connect(lambda jid, msg, tb: self._end(jid, f"failed: {msg}", False))
         engine.cancelled.connect(lambda jid: self._end(jid, "cancelled — nothing was changed", False))
-        engine.started.connect(lambda jid: self._row(jid).status.setText("starting…"))
+        engine.started.connect(lambda jid: jid in self.rows and self.rows[jid].status.setText("starting…"))
 
     def add_job(self, job) -> JobRow:
         row = JobRow(self.engine, job.id, job.title)
@@ -94,15 +94,11 @@ class JobsPanel(QWidget):
         self.rows_box.insertWidget(self.rows_box.count() - 1, row)
         return row
 
-    def _row(self, job_id: int) -> JobRow:
-        row = self.rows.get(job_id)
-        if row is None:
-            job = self.engine.jobs[job_id]
-            row = self.add_job(job)
-        return row
-
     def _on_progress(self, job_id, done, total, message, eta) -> None:
-        self._row(job_id).set_progress(done, total, message, eta)
+        # Only jobs added to the panel have a row: a background prediction of the image
+        # being viewed is not worth a row of its own.
+        if (row := self.rows.get(job_id)) is not None:
+            row.set_progress(done, total, message, eta)
 
     def _on_metrics(self, job_id: int, epoch: int, values: dict) -> None:
         if job_id != self._plot_job:  # a new training job: start a fresh plot
@@ -117,4 +113,5 @@ class JobsPanel(QWidget):
         self.mae_curve.setData(*self._series.get("val_na_mae", ([], [])))
 
     def _end(self, job_id: int, text: str, ok: bool) -> None:
-        self._row(job_id).set_ended(text, ok)
+        if (row := self.rows.get(job_id)) is not None:
+            row.set_ended(text, ok)

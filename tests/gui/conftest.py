@@ -47,10 +47,10 @@ def project_dir(tmp_path, phantom_folder) -> Path:
     return make_project(phantom_folder, tmp_path / "project")
 
 
-def open_window(qtbot, folder: Path | None, size: tuple[int, int] | None = (1200, 800)):
+def open_window(qtbot, folder: Path | None, size: tuple[int, int] | None = (1200, 800), *, with_engine=False):
     from hipvision.gui.app import create_window
 
-    win = create_window()
+    win = create_window(with_engine=with_engine)
     qtbot.addWidget(win)
     if size is not None:
         win.resize(*size)

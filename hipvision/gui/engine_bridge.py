@@ -1,0 +1,179 @@
+"""Attach the background engine to the main window: predictions, Predict all, one-click
+retrain, the jobs and models panels, and a clean shutdown on close.
+
+The window knows nothing of ML; this module translates its signals into engine jobs and the
+engine's results back into `on_annotation_changed` calls. The ML functions are imported in
+the engine thread when a job first runs (hipvision.ml.app_jobs imports torch lazily too).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QToolBar
+
+from hipvision.gui.engine import Engine
+from hipvision.gui.jobs_panel import JobsPanel
+from hipvision.gui.models_panel import ModelsPanel
+
+
+def _app_jobs():
+    # Imported on first use, not at start-up: app_jobs is light, but it belongs to hipvision.ml.
+    from hipvision.ml import app_jobs
+
+    return app_jobs
+
+
+class EngineBridge(QObject):
+    def __init__(self, window, engine: Engine | None = None, *, retrain_options: dict | None = None):
+        super().__init__(window)
+        self.window = window
+        self.engine = engine or Engine(self)
+        self.retrain_options = dict(retrain_options or {})  # RetrainJob fields (tests: tiny settings)
+        self.pending_predictions: set[int] = set()
+        self.retrain_job_id: int | None = None
+        self.last_retrain: dict | None = None
+        self.jobs_panel = JobsPanel(self.engine)
+        self.jobs_dock = window.add_panel(self.jobs_panel, "Jobs", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.models_panel: ModelsPanel | None = None
+        self.models_dock = None
+        self._add_actions()
+        window.predict_requested.connect(self.predict_image)
+        window.project_opened.connect(self._on_project_opened)
+        self.engine.finished.connect(self._on_finished)
+        self.engine.failed.connect(self._on_failed)
+        self.engine.cancelled.connect(self._on_cancelled)
+        window.installEventFilter(self)
+        window.set_prediction_available(True)
+
+    # ------------------------------------------------------------ UI
+
+    def _add_actions(self) -> None:
+        w = self.window
+        menu = w.menuBar().findChild(QMenu, "model_menu")
+        self.predict_all_action = QAction("Predict &all images", w)
+        self.predict_all_action.setStatusTip("Predict every image no person has annotated yet")
+        self.predict_all_action.triggered.connect(self.predict_all)
+        self.retrain_action = QAction("&Retrain model", w)
+        self.retrain_action.setIconText("Retrain")
+        self.retrain_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.retrain_action.setStatusTip("Train a new model from the edited and verified images (in the background)")
+        self.retrain_action.triggered.connect(self.retrain)
+        self.cancel_action = QAction("&Cancel running jobs", w)
+        self.cancel_action.triggered.connect(self.engine.cancel_all)
+        for a in (self.predict_all_action, self.retrain_action, self.cancel_action):
+            menu.addAction(a)
+            w.actions[a.text().replace("&", "").split()[0].lower() + "_job"] = a
+        toolbar = w.findChild(QToolBar, "main_toolbar")
+        toolbar.addSeparator()
+        toolbar.addAction(self.retrain_action)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        has_project = self.window.project is not None
+        self.predict_all_action.setEnabled(has_project)
+        self.retrain_action.setEnabled(has_project and self.retrain_job_id is None)
+
+    def _on_project_opened(self, project) -> None:
+        if self.models_panel is None:
+            self.models_panel = ModelsPanel(project)
+            self.models_panel.active_changed.connect(lambda _id: self.predict_all())
+            self.models_dock = self.window.add_panel(self.models_panel, "Models", Qt.DockWidgetArea.RightDockWidgetArea)
+            self.window.tabifyDockWidget(self.jobs_dock, self.models_dock)
+            self.jobs_dock.raise_()
+        else:
+            self.models_panel.set_project(project)
+        self._update_actions()
+
+    # ------------------------------------------------------------ jobs
+
+    def _project_dir(self) -> str | None:
+        p = self.window.project
+        return None if p is None else str(p.root)
+
+    def predict_image(self, image_id: int) -> None:
+        folder = self._project_dir()
+        if folder is None or image_id in self.pending_predictions:
+            return
+        self.pending_predictions.add(image_id)
+        jobs = _app_jobs()
+        self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder, (image_id,)),
+                           title=f"Predict image {image_id}")
+        self.window.show_status("Predicting landmarks…")
+
+    def predict_all(self) -> None:
+        folder = self._project_dir()
+        if folder is None:
+            return
+        jobs = _app_jobs()
+        job = self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder), title="Predict all images")
+        self.jobs_panel.add_job(job)
+
+    def retrain(self) -> None:
+        folder = self._project_dir()
+        if folder is None or self.retrain_job_id is not None:
+            return
+        jobs = _app_jobs()
+        config = jobs.RetrainJob(folder, **self.retrain_options)
+        job = self.engine.submit("retrain", jobs.retrain, config, title="Retrain model", hooks=("metrics",))
+        self.jobs_panel.add_job(job)
+        self.retrain_job_id = job.id
+        self.jobs_dock.raise_()
+        self._update_actions()
+
+    def _on_finished(self, job_id: int, result) -> None:
+        job = self.engine.jobs.get(job_id)
+        if job is None or not isinstance(result, dict):
+            return
+        for image_id in list(result.get("predicted", [])) + list(result.get("skipped", [])):
+            self.pending_predictions.discard(image_id)
+            self.window.on_annotation_changed(image_id)
+        if job.kind == "predict" and job.config.image_ids:
+            self.pending_predictions.difference_update(job.config.image_ids)
+            if result.get("failed"):
+                self.window.show_status(f"Prediction failed: {result['failed'][0][1]}")
+            else:
+                self.window.show_status(f"Predicted by model {result.get('model_id')}")
+        if job.kind == "retrain":
+            self.retrain_job_id = None
+            self.last_retrain = result
+            for image_id in result.get("repredicted", []):
+                self.window.on_annotation_changed(image_id)
+            mae = result.get("new_val_na_mae") or result.get("val_na_mae")
+            mae_text = f"validation NA MAE {mae:.2f}°" if isinstance(mae, (int, float)) else "no validation score"
+            if result.get("activated"):
+                self.window.show_banner(None)
+                self.window.show_status(f"New model {result['name']} is active ({mae_text}); "
+                                        f"{len(result.get('repredicted', []))} images re-predicted")
+            else:
+                self.window.show_banner(f"Retrained model {result['name']} was kept but not activated: "
+                                        f"{result.get('reason')}. Activate it in the Models panel if you prefer it.")
+            if self.models_panel is not None:
+                self.models_panel.refresh()
+            self._update_actions()
+
+    def _on_failed(self, job_id: int, message: str, _traceback: str) -> None:
+        self._job_ended(job_id)
+        self.window.show_banner(f"{self.engine.jobs[job_id].title} failed: {message}")
+
+    def _on_cancelled(self, job_id: int) -> None:
+        self._job_ended(job_id)
+        self.window.show_status(f"{self.engine.jobs[job_id].title} cancelled; nothing was changed")
+
+    def _job_ended(self, job_id: int) -> None:
+        job = self.engine.jobs.get(job_id)
+        if job is not None and job.kind == "predict" and job.config.image_ids:
+            self.pending_predictions.difference_update(job.config.image_ids)
+        if job_id == self.retrain_job_id:
+            self.retrain_job_id = None
+            self._update_actions()
+
+    # ------------------------------------------------------------ shutdown
+
+    def eventFilter(self, obj, event) -> bool:
+        # Before the window closes its project: cancel, then wait for the running job to see
+        # the token (a batch or a denoising step), so nothing is cut off mid-write.
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            self.window.show_status("Stopping background jobs…")
+            self.engine.shutdown()
+        return False

@@ -1,0 +1,148 @@
+"""Issue 5 as a user meets it: background predictions, one-click retrain with live progress
+and metrics, cancel, and closing the window mid-job — on a tiny model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hipvision.core.importer import import_folder
+from hipvision.core.interchange import read_coco, write_coco
+from hipvision.core.landmarks import SideLandmarks
+from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.core.store import Project
+from tests.gui.conftest import open_window
+
+TINY = dict(input_size=128, crop_size=64, channels=16, threads=2, min_samples_per_epoch=16)
+N_IMAGES, N_UNLABELLED = 14, 4
+
+
+@pytest.fixture(scope="module")
+def base_project(tmp_path_factory) -> Path:
+    """14 phantoms; 4 without labels (status new); a tiny active model trained on the rest."""
+    from hipvision.ml.predict import Predictor
+    from hipvision.ml.registry import register_model
+    from hipvision.ml.train import TrainConfig, train_keypoints
+
+    folder = tmp_path_factory.mktemp("engine_project")
+    generate_phantoms(folder, N_IMAGES, seed=21, config=PhantomConfig(size=256))
+    items = read_coco(folder / "annotations.json")
+    write_coco(folder / "annotations.json", items[N_UNLABELLED:])
+    with Project.open(folder) as project:
+        import_folder(project)
+        out = project.models_dir / "tiny.safetensors"
+        train_keypoints(TrainConfig(backbone="test_resnet", pretrained=False, epochs=2, batch_size=4, lr=3e-3,
+                                    output=str(out), trained_on="phantoms", **TINY), project)
+        register_model(project, out, activate=True, name="tiny")
+        Predictor.load(out)  # loadable before the tests start
+    return folder
+
+
+@pytest.fixture
+def project_dir(base_project, tmp_path) -> Path:
+    dest = tmp_path / "p"
+    shutil.copytree(base_project, dest)
+    return dest
+
+
+def bridge_window(qtbot, folder, **retrain):
+    win = open_window(qtbot, folder, with_engine=True)
+    bridge = win.engine_bridge
+    bridge.retrain_options = {"epochs": 1, "batch_size": 4, "extra": dict(TINY), **retrain}
+    return win, bridge
+
+
+def unlabelled_ids(folder) -> list[int]:
+    with Project.open(folder) as p:
+        return [r.id for r in p.images() if p.current_annotation(r.id) is None]
+
+
+def test_predict_all_fills_project_and_never_overwrites_an_edit(qtbot, project_dir):
+    new_ids = unlabelled_ids(project_dir)
+    assert len(new_ids) == N_UNLABELLED
+    win, bridge = bridge_window(qtbot, project_dir)
+    # The vet annotates one unlabelled image by hand while the engine is busy.
+    edited = new_ids[0]
+    with Project.open(project_dir) as p:
+        lm = p.current_landmarks(p.images(status="verified")[0].id)
+    user_lm = lm.with_side("left", SideLandmarks(lm.left.head_x + 3, lm.left.head_y, lm.left.head_r,
+                                                 lm.left.rim_x, lm.left.rim_y))
+    win.project.save_annotation(edited, user_lm)
+    with qtbot.waitSignal(bridge.engine.finished, timeout=60_000,
+                          check_params_cb=lambda jid, r: bridge.engine.jobs[jid].title == "Predict all images"):
+        bridge.predict_all_action.trigger()
+    with Project.open(project_dir) as p:
+        assert p.current_landmarks(edited) == user_lm and p.image(edited).status == "edited"
+        for image_id in new_ids[1:]:
+            ann = p.current_annotation(image_id)
+            assert p.image(image_id).status == "predicted" and ann.author.startswith("model:")
+            assert set(ann.confidence) >= {"left.head", "right.rim"}
+    # The list shows what the store says, without a reload by hand.
+    qtbot.waitUntil(lambda: win.image_list.record(new_ids[1]).status == "predicted", timeout=5_000)
+    assert win.image_list.tree.topLevelItemCount() == N_IMAGES
+
+
+def test_opening_a_new_image_predicts_it_in_the_background(qtbot, project_dir):
+    target = unlabelled_ids(project_dir)[1]
+    win, bridge = bridge_window(qtbot, project_dir)
+    with qtbot.waitSignal(bridge.engine.finished, timeout=60_000):
+        win.image_list.select_id(target)
+    qtbot.waitUntil(lambda: win.canvas.landmarks is not None and win._state.kind == "model", timeout=5_000)
+    assert win.project.image(target).status == "predicted"
+
+
+def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
+    win, bridge = bridge_window(qtbot, project_dir, epochs=2)
+    progress, metrics = [], []
+    bridge.engine.progress.connect(lambda jid, d, t, m, eta: progress.append((d, t, m)))
+    bridge.engine.metrics.connect(lambda jid, ep, vals: metrics.append((ep, vals)))
+    before = {m.id for m in win.project.models()}
+    with qtbot.waitSignal(bridge.engine.finished, timeout=240_000,
+                          check_params_cb=lambda jid, r: bridge.engine.jobs[jid].kind == "retrain"):
+        bridge.retrain_action.trigger()
+        assert not bridge.retrain_action.isEnabled()  # one retrain at a time
+    result = bridge.last_retrain
+    assert result["train_images"] >= 6 and result["epochs_run"] == 2
+    assert progress and metrics and all(isinstance(v.get("loss"), float) for _, v in metrics)
+    assert bridge.jobs_panel.loss_curve.getData()[0] is not None  # the live plot got the points
+    models = win.project.models()
+    new = [m for m in models if m.id not in before]
+    assert len(new) == 1 and Path(new[0].abs_file).is_file()
+    assert result["activated"] == new[0].active
+    assert bridge.models_panel.table.rowCount() == len(models)
+    assert bridge.retrain_action.isEnabled()
+
+
+def test_cancel_mid_training_leaves_active_model_unchanged(qtbot, project_dir):
+    from hipvision.ml.predict import Predictor
+
+    win, bridge = bridge_window(qtbot, project_dir, epochs=50)
+    active_before = win.project.active_model()
+    models_before = win.project.models()
+    files_before = sorted(p.name for p in win.project.models_dir.iterdir())
+    with qtbot.waitSignal(bridge.engine.metrics, timeout=120_000):  # first epoch done: mid-training
+        bridge.retrain_action.trigger()
+    with qtbot.waitSignal(bridge.engine.cancelled, timeout=60_000):
+        bridge.cancel_action.trigger()
+    assert win.project.active_model() == active_before
+    assert sorted(p.name for p in win.project.models_dir.iterdir()) == files_before
+    assert win.project.models() == models_before  # no half-registered model
+    Predictor.load(active_before.abs_file)
+    row = bridge.jobs_panel.rows[max(bridge.jobs_panel.rows)]
+    assert "cancelled" in row.status.text() and not row.cancel_button.isEnabled()
+
+
+def test_closing_the_window_during_a_job_exits_cleanly(qtbot, project_dir):
+    win, bridge = bridge_window(qtbot, project_dir, epochs=50)
+    active_before = win.project.active_model()
+    models_before = win.project.models()
+    with qtbot.waitSignal(bridge.engine.progress, timeout=120_000):
+        bridge.retrain_action.trigger()
+    win.close()
+    assert bridge.engine._thread.isFinished()
+    with Project.open(project_dir) as p:
+        assert p.integrity_check() == "ok"
+        assert p.active_model().id == active_before.id
+        assert [m.id for m in p.models()] == [m.id for m in models_before]
