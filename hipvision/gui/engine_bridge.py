@@ -75,6 +75,10 @@ class EngineBridge(QObject):
         self.retrain_action.setEnabled(has_project and self.retrain_job_id is None)
 
     def _on_project_opened(self, project) -> None:
+        # The jobs/models docks share the right column with the readout: the readout keeps
+        # its full height, the NA must never be squeezed out of sight by a progress plot.
+        panel = self.window.panel
+        panel.setMinimumHeight(max(panel.minimumHeight(), panel.sizeHint().height()))
         if self.models_panel is None:
             self.models_panel = ModelsPanel(project)
             self.models_panel.active_changed.connect(lambda _id: self.predict_all())

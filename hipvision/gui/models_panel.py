@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
 from hipvision.core.records import ModelRecord
 from hipvision.core.store import Project, StoreError
 
-COLUMNS = ("", "Model", "Backbone", "Created", "Training data", "Val NA MAE", "Test NA MAE")
+COLUMNS = ("", "Model", "Val NA MAE", "Training data", "Backbone", "Created")
 
 
 def _fmt_metric(metrics: dict, *keys: str) -> str:
@@ -22,14 +22,18 @@ def _fmt_metric(metrics: dict, *keys: str) -> str:
 
 
 def describe_data(model: ModelRecord) -> str:
+    """'17 train (+40 synthetic) · 4 val' from the checkpoint's data summary."""
     if model.kind == "default":
         return "synthetic phantoms"
-    d = model.data_summary
-    n = d.get("n_train", d.get("train_images"))
-    syn = d.get("n_synthetic", 0)
-    if n is None:
+    by_split = model.data_summary.get("by_split") or {}
+    if not by_split:
         return "—"
-    return f"{n} images" + (f" (+{syn} synthetic)" if syn else "")
+    train = by_split.get("train", {})
+    text = f"{train.get('real', 0)} train"
+    if train.get("synthetic"):
+        text += f" (+{train['synthetic']} synthetic)"
+    val = sum(by_split.get("val", {}).values())
+    return text + (f" · {val} val" if val else "")
 
 
 class ModelsPanel(QWidget):
@@ -72,12 +76,13 @@ class ModelsPanel(QWidget):
         models = self.models()
         self.table.setRowCount(len(models))
         for row, m in enumerate(models):
-            name = m.name + ("  (default, trained on synthetic phantoms)" if m.kind == "default" else "")
-            cells = ("●" if m.active else "", name, m.backbone, m.created_at[:16].replace("T", " "),
-                     describe_data(m), _fmt_metric(m.metrics, "val_na_mae", "na_mae"),
-                     _fmt_metric(m.metrics, "test_na_mae"))
+            name = m.name + ("  (default)" if m.kind == "default" else "")
+            cells = ("●" if m.active else "", name,
+                     _fmt_metric(m.metrics, "val_na_mae_at_registration", "val_na_mae", "na_mae"),
+                     describe_data(m), m.backbone, m.created_at[:16].replace("T", " "))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(self._tooltip(m))
                 item.setData(Qt.UserRole, m.id)
                 if m.active:
                     f = item.font()
@@ -86,6 +91,14 @@ class ModelsPanel(QWidget):
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self._update_buttons()
+
+    @staticmethod
+    def _tooltip(m: ModelRecord) -> str:
+        lines = [f"{m.name} ({m.kind}, {m.backbone})", f"file: {m.abs_file}"]
+        if m.kind == "default":
+            lines.append("Trained on synthetic phantoms: a first guess until you retrain on your images.")
+        lines += [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in sorted(m.metrics.items())]
+        return "\n".join(lines)
 
     def selected_id(self) -> int | None:
         items = self.table.selectedItems()

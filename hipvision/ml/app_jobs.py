@@ -151,7 +151,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
         try:
             result = train_keypoints(train_cfg, project, progress=progress, cancel=cancel, metrics=metrics)
             check_cancel(cancel)  # a cancel after the last batch still means "keep what I had"
-            reg = register_model(project, result.checkpoint, activate=config.activate)
+            name = f"retrained {datetime.now().strftime('%Y-%m-%d %H:%M')}"
+            reg = register_model(project, result.checkpoint, activate=config.activate, name=name)
         except BaseException:
             _remove_checkpoint(output)  # nothing of a cancelled/failed job stays behind
             raise
