@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hipvision.core.interchange import InterchangeError, read_coco, read_csv
+from hipvision.core.landmarks import SideMapping
 from hipvision.core.records import ImportReport
 from hipvision.core.store import DATA_DIRNAME, Project
 
@@ -29,11 +30,12 @@ def read_labels(path: Path):
 
 
 def import_folder(project: Project, folder: str | Path | None = None, *, labels: bool = True,
-                  progress=None, cancel=None) -> ImportReport:
+                  mapping: SideMapping | None = None, progress=None, cancel=None) -> ImportReport:
     """Register every radiograph under `folder` (default: the project root).
 
     Unreadable files are recorded with their reason (status 'error') so the app can list them;
-    a file whose content changed keeps its split. Labels from annotations.json / truth.csv are
+    a file whose content changed keeps its split. `mapping` is the side convention given to
+    images new to the project (the preferences' default); known images keep theirs. Labels from annotations.json / truth.csv are
     appended as revisions by 'import:<file>' unless the image already has a person's labels.
     """
     from hipvision.core.radiograph import RadiographError, read_header, sha256_file
@@ -52,7 +54,7 @@ def import_folder(project: Project, folder: str | Path | None = None, *, labels:
                 report.unchanged.append(rel)
                 continue
             header = read_header(path)
-            project.add_image(path, header=header, sha256=digest)
+            project.add_image(path, header=header, sha256=digest, mapping=mapping)
             (report.updated if existing else report.added).append(rel)
         except (RadiographError, OSError) as exc:
             reason = getattr(exc, "reason", None) or str(exc)

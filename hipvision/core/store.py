@@ -234,7 +234,7 @@ class Project:
 
     def add_image(self, path: str | os.PathLike, *, header=None, sha256: str | None = None,
                   error: str | None = None, source: str = "real", split: str | None = None,
-                  conn: sqlite3.Connection | None = None) -> ImageRecord:
+                  mapping: SideMapping | None = None, conn: sqlite3.Connection | None = None) -> ImageRecord:
         """Register one image (or update its header if the file changed). `header` is a
         radiograph.ImageHeader; an unreadable file is recorded with its `error`."""
         rel = self.rel_path(path)
@@ -261,8 +261,9 @@ class Project:
                 c.execute(f"UPDATE images SET {sets}{status_sql} WHERE id=?", (*fields.values(), existing["id"]))
                 return existing["id"]
             chosen = "train" if source == "synthetic" else (split or self._pick_split(c, sha256 or rel))
-            cols = ["path", "split", "source", "status", "added_at", *fields]
-            vals = [rel, chosen, source, "error" if error else "new", now_iso(), *fields.values()]
+            cols = ["path", "split", "source", "status", "added_at", "right_on_image_left", *fields]
+            vals = [rel, chosen, source, "error" if error else "new", now_iso(),
+                    int((mapping or SideMapping()).right_on_image_left), *fields.values()]
             try:
                 cur = c.execute(f"INSERT INTO images({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", vals)
             except sqlite3.IntegrityError as exc:

@@ -78,7 +78,13 @@ class JobsPanel(QWidget):
                                         name="validation NA MAE (°)")
         self._plot_job: int | None = None
         self._series: dict[str, tuple[list[float], list[float]]] = {}
+        self.plot.hide()  # shown with the first training metrics: an empty plot says nothing
+        self.placeholder = QLabel("No background jobs yet.\nRetrain (Ctrl+T) trains a new model from the "
+                                  "edited and verified images; the active model stays until a better one exists.")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #8a8a8a")
         lay = QVBoxLayout(self)
+        lay.addWidget(self.placeholder)
         lay.addLayout(self.rows_box)
         lay.addWidget(self.plot, 1)
         engine.progress.connect(self._on_progress)
@@ -89,6 +95,7 @@ class JobsPanel(QWidget):
         engine.started.connect(lambda jid: jid in self.rows and self.rows[jid].status.setText("starting…"))
 
     def add_job(self, job) -> JobRow:
+        self.placeholder.hide()
         row = JobRow(self.engine, job.id, job.title)
         self.rows[job.id] = row
         self.rows_box.insertWidget(self.rows_box.count() - 1, row)
@@ -101,6 +108,7 @@ class JobsPanel(QWidget):
             row.set_progress(done, total, message, eta)
 
     def _on_metrics(self, job_id: int, epoch: int, values: dict) -> None:
+        self.plot.show()
         if job_id != self._plot_job:  # a new training job: start a fresh plot
             self._plot_job = job_id
             self._series = {}

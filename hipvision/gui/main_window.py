@@ -17,7 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
+    QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QVBoxLayout,
+    QWidget,
 )
 
 import hipvision
@@ -33,6 +34,7 @@ from hipvision.gui.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
+from hipvision.gui.start_screen import StartScreen
 from hipvision.gui.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
@@ -69,7 +71,17 @@ class MainWindow(OutputsMixin, QMainWindow):
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.banner)
-        box.addWidget(self.canvas, 1)
+        # The start screen stands where the canvas goes until a project is open.
+        self.start_screen = StartScreen()
+        self.start_screen.open_folder_requested.connect(self.choose_project)
+        self.start_screen.open_sample_requested.connect(self.open_demo)
+        self.start_screen.open_recent_requested.connect(self.open_project)
+        # Ignored: the start screen must not make a small window's saved geometry unrestorable.
+        self.start_screen.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start_screen)
+        self.stack.addWidget(self.canvas)
+        box.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
         self.image_list = ImageListPanel()
@@ -149,10 +161,11 @@ class MainWindow(OutputsMixin, QMainWindow):
             return False
         self.close_project()
         self.project = project
+        self.stack.setCurrentWidget(self.canvas)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             if not project.images():
-                report = import_folder(project)
+                report = import_folder(project, mapping=self.settings.side_mapping())
                 self.show_status(f"Imported {project.root.name}: {report.summary()}")
         finally:
             QApplication.restoreOverrideCursor()
@@ -190,10 +203,11 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.project.close()
         self.project = self.workspace = self._state = None
         self.current_image_id = None
+        self.stack.setCurrentWidget(self.start_screen)
 
     def rescan(self) -> None:
         if self.project is not None:
-            report = import_folder(self.project)
+            report = import_folder(self.project, mapping=self.settings.side_mapping())
             self._reload_list()
             self.show_status(f"Rescanned: {report.summary()}")
 
@@ -221,6 +235,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._update_recent_menu()
 
     def _update_recent_menu(self) -> None:
+        self.start_screen.set_recent(self.settings.existing_recent())
         self.recent_menu.clear()
         for folder in self.settings.existing_recent():
             a = self.recent_menu.addAction(str(folder))
@@ -391,6 +406,29 @@ class MainWindow(OutputsMixin, QMainWindow):
         from hipvision.gui.shortcuts_dialog import ShortcutsDialog
 
         ShortcutsDialog(self).exec()
+
+    def show_preferences(self) -> None:
+        from hipvision.gui.preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.settings)
+
+    def apply_settings(self, settings) -> None:
+        """Save and apply new preferences (thresholds redraw at once)."""
+        self.settings = settings
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            self.show_banner(f"Could not save the preferences: {exc}")
+        self.thresholds = settings.thresholds
+        self.canvas.thresholds = self.thresholds
+        self.image_list.thresholds = self.thresholds
+        self.panel.set_thresholds(self.thresholds)
+        if self.project is not None:
+            self._reload_list()
+            if self.current_image_id is not None:
+                self.on_annotation_changed(self.current_image_id)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About HipVision",

@@ -104,6 +104,13 @@ class MeasurementPanel(QWidget):
                 return self._plain.get(i, "–")
         raise ValueError(f"side must be left or right, got {side!r}")
 
+    def grade_text(self, side: str) -> str:
+        """The grade hint cell as the user reads it for a patient side, e.g. '■ suspect'."""
+        for i, col_side in enumerate(self._sides()):
+            if col_side.value == side:
+                return self._cells[("grade", i)].text().split("</span>")[-1].strip()
+        raise ValueError(f"side must be left or right, got {side!r}")
+
     def _sides(self):
         first = self._mapping.patient_side_of_image_left()
         return (first, first.other)

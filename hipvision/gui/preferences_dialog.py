@@ -1,0 +1,87 @@
+"""Preferences: grade thresholds, side convention, compute device, Stable Diffusion folder.
+
+Edits an AppSettings (core, Qt-free) and returns the new one; validation errors come from
+AppSettings/GradeThresholds themselves and are shown instead of being saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QPushButton, QWidget,
+)
+
+from hipvision.core.grading import GradeThresholds
+from hipvision.core.settings import DEVICES, AppSettings, SettingsError
+
+SIDE_CHOICES = (("Patient's right on the image's left (VD convention)", True),
+                ("Patient's right on the image's right", False))
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.settings = settings
+        self.normal = QDoubleSpinBox()
+        self.borderline = QDoubleSpinBox()
+        for box, value in ((self.normal, settings.thresholds.normal_min),
+                           (self.borderline, settings.thresholds.borderline_min)):
+            box.setRange(1.0, 179.0)
+            box.setDecimals(1)
+            box.setSuffix(" °")
+            box.setValue(value)
+        self.side = QComboBox()
+        for text, value in SIDE_CHOICES:
+            self.side.addItem(text, value)
+        self.side.setCurrentIndex(0 if settings.right_on_image_left else 1)
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        self.device.setCurrentText(settings.device)
+        self.sd_dir = QLineEdit("" if settings.sd_base_dir is None else str(settings.sd_base_dir))
+        self.sd_dir.setPlaceholderText("a local diffusers folder with model_index.json (for DreamBooth)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        sd_row = QWidget()
+        row = QHBoxLayout(sd_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.sd_dir, 1)
+        row.addWidget(browse)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #e57373")
+        self.error.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Normal from NA ≥", self.normal)
+        form.addRow("Borderline from NA ≥", self.borderline)
+        form.addRow("Side convention for new images", self.side)
+        form.addRow("Compute device", self.device)
+        form.addRow("Stable Diffusion base folder", sd_row)
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Stable Diffusion base folder (diffusers format)")
+        if folder:
+            self.sd_dir.setText(folder)
+
+    def edited_settings(self) -> AppSettings:
+        """The settings as edited; raises ValueError (SettingsError) naming the bad field."""
+        thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value(),
+                                     bva_step=self.settings.thresholds.bva_step, bva_max=self.settings.thresholds.bva_max)
+        sd = self.sd_dir.text().strip()
+        return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
+                       device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None)
+
+    def accept(self) -> None:
+        try:
+            self.settings = self.edited_settings()
+        except (SettingsError, ValueError) as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()
