@@ -26,7 +26,9 @@ def register(sub) -> None:
     p = sub.add_parser("gui", help="open the annotation workstation",
                        description="View radiographs, correct landmarks and read the Norberg angle live. "
                                    "FOLDER is a folder of radiographs (imported on first open).")
-    p.add_argument("folder", nargs="?", help="project folder to open")
+    p.add_argument("folder", nargs="?", metavar="FOLDER|IMAGE",
+                   help="project folder to open; an image file opens its folder and shows that image "
+                        "(what the desktop's 'Open with HipVision' passes)")
     add_window_arguments(p)
     p.set_defaults(func=run)
 
@@ -36,9 +38,14 @@ def run(args) -> int:
 
     from hipvision.cli import CommandError
 
-    if args.folder is not None and not Path(args.folder).is_dir():
-        raise CommandError(f"{args.folder}: not a folder")
+    folder, image = args.folder, args.image
+    if folder is not None:
+        path = Path(folder)
+        if path.is_file():
+            folder, image = str(path.parent), image or path.name
+        elif not path.is_dir():
+            raise CommandError(f"{args.folder}: no such folder or file")
     size = parse_size(args.size)
     from hipvision.gui.app import run as run_gui
 
-    return run_gui(args.folder, screenshot=args.screenshot, image=args.image, size=size, view=args.view)
+    return run_gui(folder, screenshot=args.screenshot, image=image, size=size, view=args.view)

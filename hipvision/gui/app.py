@@ -19,6 +19,16 @@ def application() -> QApplication:
         apply_dark_theme(app)
     app.setApplicationName("HipVision")
     app.setOrganizationName("HipVision")
+    # Matches packaging/linux/hipvision.desktop, so the desktop groups windows under our icon.
+    app.setDesktopFileName("hipvision")
+    try:
+        from PySide6.QtGui import QIcon
+
+        from hipvision.core.resources import icons_dir
+
+        app.setWindowIcon(QIcon(str(icons_dir() / "hipvision.svg")))
+    except FileNotFoundError:
+        pass  # an install without icons still starts
     return app
 
 

@@ -43,7 +43,7 @@ def test_screenshot_of_a_folder_imports_it_and_shows_the_image(qapp, tmp_path, p
 
 def test_bad_arguments(qapp, tmp_path, capsys):
     assert main(["gui", str(tmp_path / "missing"), "--screenshot", str(tmp_path / "x.png")]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "no such folder or file" in capsys.readouterr().err
     assert main(["gui", str(tmp_path), "--size", "big", "--screenshot", str(tmp_path / "x.png")]) == 2
 
 
@@ -63,3 +63,18 @@ def test_demo_copies_the_samples_once(qapp, phantoms, monkeypatch, capsys, tmp_p
     assert main(["demo", "--path-only"]) == 0  # already prepared: the copy is reused
 
 
+
+
+def test_open_with_an_image_file_opens_its_folder_at_that_image(qapp, tmp_path, phantoms, capsys):
+    """What the desktop's 'Open with HipVision' on a .dcm/.png passes: a file, not a folder."""
+    folder = tmp_path / "opened"
+    folder.mkdir()
+    for f in phantoms.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "shot.png"
+    assert main(["gui", str(folder / "phantom_0001.png"), "--screenshot", str(out)]) == 0
+    with Project.open(folder) as p:
+        shown = p.get_setting("gui.last_image")
+        assert p.image(shown).name == "phantom_0001.png"
+    assert main(["gui", str(folder / "nope.png")]) == 2
+    assert "no such folder or file" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""The user's application settings: one JSON file in the per-user config folder.
+
+Qt-free on purpose: the preferences dialog edits an `AppSettings`, the CLI and the engine read
+the same file, and tests drive it without a display. QSettings would tie the format to Qt and
+hide it in the registry on Windows; a JSON file the user can read (and delete) is easier to
+support.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hipvision.core.atomic import write_text_atomic
+from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
+from hipvision.core.landmarks import SideMapping
+
+SETTINGS_FILENAME = "settings.json"
+SCHEMA_VERSION = 1
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_RECENT = 10
+
+
+class SettingsError(ValueError):
+    """A settings file or value that cannot be used; the message names the file or field."""
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the preferences dialog edits. Unknown JSON keys are ignored (a newer
+    HipVision may have written them); missing keys take these defaults."""
+
+    thresholds: GradeThresholds = DEFAULT_THRESHOLDS
+    # Default for images that do not say otherwise: VD convention, patient's right on image left.
+    right_on_image_left: bool = True
+    device: str = "auto"
+    # A local diffusers folder of a Stable Diffusion checkpoint for DreamBooth; None = not set.
+    sd_base_dir: Path | None = None
+    # Most recent first, absolute paths as strings (stable in JSON, comparable without I/O).
+    recent_projects: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.thresholds, GradeThresholds):
+            raise SettingsError(
+                f"AppSettings.thresholds must be GradeThresholds, got {type(self.thresholds).__name__}"
+            )
+        if not isinstance(self.right_on_image_left, bool):
+            raise SettingsError(
+                f"AppSettings.right_on_image_left must be true or false, got {self.right_on_image_left!r}"
+            )
+        if self.device not in DEVICES:
+            raise SettingsError(f"AppSettings.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        sd = self.sd_base_dir
+        if sd is not None:
+            if isinstance(sd, str):
+                if not sd.strip():
+                    raise SettingsError("AppSettings.sd_base_dir must be a folder path or null, got an empty string")
+                sd = Path(sd)
+            if not isinstance(sd, Path):
+                raise SettingsError(f"AppSettings.sd_base_dir must be a folder path or null, got {sd!r}")
+            object.__setattr__(self, "sd_base_dir", sd)
+        recent = self.recent_projects
+        if isinstance(recent, (str, bytes)) or not isinstance(recent, (list, tuple)):
+            raise SettingsError(f"AppSettings.recent_projects must be a list of folder paths, got {recent!r}")
+        for p in recent:
+            if not isinstance(p, (str, Path)) or not str(p).strip():
+                raise SettingsError(f"AppSettings.recent_projects holds a bad entry {p!r}")
+        object.__setattr__(self, "recent_projects", tuple(str(p) for p in recent)[:MAX_RECENT])
+
+    def side_mapping(self) -> SideMapping:
+        return SideMapping(right_on_image_left=self.right_on_image_left)
+
+    def with_recent(self, folder: str | os.PathLike) -> "AppSettings":
+        """`folder` moved (or added) to the front of the recent list, which keeps MAX_RECENT."""
+        p = str(Path(folder).expanduser().absolute())
+        rest = [r for r in self.recent_projects if r != p]
+        return replace(self, recent_projects=(p, *rest)[:MAX_RECENT])
+
+    def without_recent(self, folder: str | os.PathLike) -> "AppSettings":
+        p = str(Path(folder).expanduser().absolute())
+        return replace(self, recent_projects=tuple(r for r in self.recent_projects if r != p))
+
+    def existing_recent(self) -> list[Path]:
+        """Recent project folders that still exist (a USB stick may be gone): for the start screen."""
+        return [Path(r) for r in self.recent_projects if Path(r).is_dir()]
+
+    def to_dict(self) -> dict:
+        t = self.thresholds
+        return {
+            "version": SCHEMA_VERSION,
+            "thresholds": {"normal_min": t.normal_min, "borderline_min": t.borderline_min,
+                           "bva_step": t.bva_step, "bva_max": t.bva_max},
+            "right_on_image_left": self.right_on_image_left,
+            "device": self.device,
+            "sd_base_dir": None if self.sd_base_dir is None else str(self.sd_base_dir),
+            "recent_projects": list(self.recent_projects),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AppSettings":
+        if not isinstance(d, dict):
+            raise SettingsError(f"settings must be a JSON object, got {type(d).__name__}")
+        kwargs = {}
+        if "thresholds" in d:
+            t = d["thresholds"]
+            if not isinstance(t, dict):
+                raise SettingsError(f"AppSettings.thresholds must be an object, got {t!r}")
+            known = {k: t[k] for k in ("normal_min", "borderline_min", "bva_step", "bva_max") if k in t}
+            try:
+                kwargs["thresholds"] = GradeThresholds(**known)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
+        for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects"):
+            if key in d:
+                kwargs[key] = d[key]
+        return cls(**kwargs)
+
+
+def config_dir() -> Path:
+    """The per-user config folder; HIPVISION_CONFIG_DIR overrides it (tests, portable installs)."""
+    override = os.environ.get("HIPVISION_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("hipvision", appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILENAME
+
+
+def load_settings(path: str | os.PathLike | None = None) -> AppSettings:
+    """The saved settings, or the defaults when there is no file yet (first run).
+
+    Raises SettingsError naming the file when it exists but is unreadable or invalid."""
+    path = Path(path) if path is not None else settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return AppSettings()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read settings ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return AppSettings.from_dict(data)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+def load_settings_or_default(path: str | os.PathLike | None = None) -> tuple[AppSettings, str | None]:
+    """For app start: never fails. A broken file is moved aside to `<name>.bad` (so the next
+    save does not destroy what the user may want to repair) and the defaults are used; the
+    second value is the message to show, or None."""
+    path = Path(path) if path is not None else settings_path()
+    try:
+        return load_settings(path), None
+    except SettingsError as exc:
+        bad = path.with_name(path.name + ".bad")
+        try:
+            os.replace(path, bad)
+            where = f"; the file was kept as {bad}"
+        except OSError:
+            where = ""
+        return AppSettings(), f"{exc}. Using default settings{where}."
+
+
+def save_settings(settings: AppSettings, path: str | os.PathLike | None = None) -> Path:
+    """Write atomically (temporary file + os.replace): a crash never leaves half a file."""
+    if not isinstance(settings, AppSettings):
+        raise SettingsError(f"save_settings needs AppSettings, got {type(settings).__name__}")
+    path = Path(path) if path is not None else settings_path()
+    return write_text_atomic(path, json.dumps(settings.to_dict(), indent=2) + "\n")
