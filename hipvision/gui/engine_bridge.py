@@ -91,6 +91,9 @@ class EngineBridge(QObject):
 
     # ------------------------------------------------------------ jobs
 
+    def _device(self) -> str:
+        return self.window.settings.device  # Preferences -> Compute device
+
     def _project_dir(self) -> str | None:
         p = self.window.project
         return None if p is None else str(p.root)
@@ -101,7 +104,7 @@ class EngineBridge(QObject):
             return
         self.pending_predictions.add(image_id)
         jobs = _app_jobs()
-        self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder, (image_id,)),
+        self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder, (image_id,), self._device()),
                            title=f"Predict image {image_id}")
         self.window.show_status("Predicting landmarks…")
 
@@ -110,7 +113,8 @@ class EngineBridge(QObject):
         if folder is None:
             return
         jobs = _app_jobs()
-        job = self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder), title="Predict all images")
+        job = self.engine.submit("predict", jobs.predict_images, jobs.PredictJob(folder, device=self._device()),
+                                 title="Predict all images")
         self.jobs_panel.add_job(job)
 
     def retrain(self) -> None:
@@ -118,7 +122,7 @@ class EngineBridge(QObject):
         if folder is None or self.retrain_job_id is not None:
             return
         jobs = _app_jobs()
-        config = jobs.RetrainJob(folder, **self.retrain_options)
+        config = jobs.RetrainJob(folder, **{"device": self._device(), **self.retrain_options})
         job = self.engine.submit("retrain", jobs.retrain, config, title="Retrain model", hooks=("metrics",))
         self.jobs_panel.add_job(job)
         self.retrain_job_id = job.id

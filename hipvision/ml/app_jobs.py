@@ -19,23 +19,23 @@ from hipvision.core.records import LABELLED_STATUSES
 from hipvision.core.store import Project
 
 # Loading a model costs seconds; the engine thread reuses it while the file is unchanged.
-_predictor_cache: dict[tuple[str, float], object] = {}
+_predictor_cache: dict[tuple[str, float, str], object] = {}
 _cache_lock = threading.Lock()
 
 # Fewer labelled training images than this cannot make a better model than the phantom one.
 MIN_TRAIN_IMAGES = 4
 
 
-def _predictor_for(project: Project):
+def _predictor_for(project: Project, device: str = "auto"):
     from hipvision.ml.predict import Predictor
 
     rec = project.active_model()
     path = Path(rec.abs_file) if rec is not None else Predictor.default_path()
-    key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
+    key = (str(path), path.stat().st_mtime if path.exists() else 0.0, device)
     with _cache_lock:
         pred = _predictor_cache.get(key)
         if pred is None:
-            pred = Predictor.load(path)
+            pred = Predictor.load(path, device=device)
             _predictor_cache.clear()  # keep one model in memory, not every model ever used
             _predictor_cache[key] = pred
     return pred, (rec.id if rec is not None else "default")
@@ -65,6 +65,7 @@ def ensure_default_model(project: Project):
 class PredictJob:
     project_dir: str
     image_ids: tuple[int, ...] | None = None  # None: every image without a person's annotation
+    device: str = "auto"  # the preferences' compute device
 
     def __post_init__(self) -> None:
         if not str(self.project_dir):
@@ -76,7 +77,7 @@ def predict_images(config: PredictJob, *, progress=None, cancel=None) -> dict:
     person edited or verified (the store checks that inside the write transaction)."""
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
-        predictor, model_id = _predictor_for(project)
+        predictor, model_id = _predictor_for(project, config.device)
         if config.image_ids is None:
             recs = project.images(status=("new", "predicted"))
         else:
@@ -111,6 +112,7 @@ class RetrainJob:
     warm_start: bool = True
     activate: str | bool = "if_better"  # or True ("use it anyway") / False
     min_train_images: int = MIN_TRAIN_IMAGES
+    device: str = "auto"
     extra: dict = field(default_factory=dict)  # further TrainConfig fields (tests: tiny settings)
 
     def __post_init__(self) -> None:
@@ -146,7 +148,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             kw["backbone"] = config.backbone
         if config.input_size:
             kw["input_size"] = config.input_size
-        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
                                 output=str(output), trained_on="project", pretrained=False, **kw)
         try:
             result = train_keypoints(train_cfg, project, progress=progress, cancel=cancel, metrics=metrics)
@@ -158,7 +160,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             raise
         repredicted = []
         if reg.activated:
-            repredicted = predict_images(PredictJob(config.project_dir), progress=progress, cancel=None)["predicted"]
+            repredicted = predict_images(PredictJob(config.project_dir, device=config.device), progress=progress,
+                                         cancel=None)["predicted"]
         mae = result.val_na_mae
         return {
             "model_id": reg.record.id, "name": reg.record.name, "activated": reg.activated, "reason": reg.reason,
