@@ -103,6 +103,8 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
                           check_params_cb=lambda jid, r: bridge.engine.jobs[jid].kind == "retrain"):
         bridge.retrain_action.trigger()
         assert not bridge.retrain_action.isEnabled()  # one retrain at a time
+    # waitSignal may hear the worker thread's emit before the GUI thread ran the bridge's slot.
+    qtbot.waitUntil(lambda: bridge.last_retrain is not None, timeout=5_000)
     result = bridge.last_retrain
     assert result["train_images"] >= 6 and result["epochs_run"] == 2
     assert progress and metrics and all(isinstance(v.get("loss"), float) for _, v in metrics)
@@ -131,7 +133,8 @@ def test_cancel_mid_training_leaves_active_model_unchanged(qtbot, project_dir):
     assert win.project.models() == models_before  # no half-registered model
     Predictor.load(active_before.abs_file)
     row = bridge.jobs_panel.rows[max(bridge.jobs_panel.rows)]
-    assert "cancelled" in row.status.text() and not row.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: "cancelled" in row.status.text(), timeout=5_000)
+    assert not row.cancel_button.isEnabled()
 
 
 def test_closing_the_window_during_a_job_exits_cleanly(qtbot, project_dir):
