@@ -1,0 +1,107 @@
+"""`hipvision predict IMAGE|FOLDER...`: landmarks and Norberg angles from the keypoint model."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="predict hip landmarks and Norberg angles of radiographs",
+                       description="Runs the keypoint model (both stages, flip test-time augmentation) on each "
+                                   "image and writes the flat CSV (image,side,head_x,head_y,head_r,rim_x,rim_y,"
+                                   "na_deg; patient sides) or JSON with confidences. Folders are searched "
+                                   "recursively for radiographs.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER")
+    p.add_argument("--model", help="a .safetensors model, 'default' (the bundled one), or a project model "
+                                   "id/name with --project; default: the project's active model, else the bundled one")
+    p.add_argument("--project", help="project folder whose active model (and per-image side mapping) to use")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--out", help="write here instead of standard output")
+    p.add_argument("--patient-right-on", choices=("image-left", "image-right"), default="image-left",
+                   help="where the patient's right hip is on the image (default: image-left, the VD convention)")
+    p.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation (faster)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.set_defaults(func=run)
+
+
+def collect_images(inputs: list[str]) -> list[tuple[str, object]]:
+    """(display name, path) of every radiograph named or found under a folder, in order."""
+    from pathlib import Path
+
+    from hipvision.cli import CommandError
+    from hipvision.core.radiograph import is_radiograph_file
+
+    out = []
+    for arg in inputs:
+        p = Path(arg)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*")
+                           if not any(part.startswith(".") for part in f.relative_to(p).parts) and is_radiograph_file(f))
+            if not found:
+                raise CommandError(f"{p}: no radiographs (PNG, JPEG, TIFF, DICOM) in this folder")
+            out += [((Path(arg) / f.relative_to(p)).as_posix(), f) for f in found]
+        elif p.exists():
+            out.append((arg, p))
+        else:
+            raise CommandError(f"{arg}: no such file or folder")
+    return out
+
+
+def run(args) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from hipvision.cli import CommandError
+    from hipvision.core.atomic import write_text_atomic
+    from hipvision.core.interchange import AnnotatedImage, format_csv
+    from hipvision.core.landmarks import SideMapping
+    from hipvision.ml.checkpoint import CheckpointError
+    from hipvision.ml.predict import Predictor
+
+    if args.batch_size < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
+    images = collect_images(args.inputs)
+    project = None
+    if args.project:
+        from hipvision.core.store import Project
+
+        project = Project.open(args.project, create=False)
+    try:
+        predictor = Predictor.resolve(args.model, project, device=args.device, tta=not args.no_tta)
+    except CheckpointError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"model: {predictor.description}", file=sys.stderr)
+    default_mapping = SideMapping(right_on_image_left=args.patient_right_on == "image-left")
+    mappings = []
+    for _, path in images:
+        rec = project.image_by_path(project.rel_path(path)) if project is not None else None
+        mappings.append(rec.mapping if rec is not None else default_mapping)
+
+    results = []
+    bar = tqdm(total=len(images), unit="img", desc="predict", file=sys.stderr, leave=False,
+               disable=len(images) < 2)
+    for i in range(0, len(images), args.batch_size):
+        part = images[i:i + args.batch_size]
+        results += predictor.predict_batch([p for _, p in part], mappings[i:i + args.batch_size])
+        bar.update(len(part))
+    bar.close()
+
+    if args.format == "csv":
+        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks) for (name, _), pred in zip(images, results)])
+    else:
+        text = json.dumps([{
+            "image": name, "model": predictor.model_id, "trained_on": predictor.trained_on,
+            "landmarks": pred.landmarks.to_dict(), "na_deg": pred.na, "confidence": pred.confidence,
+            "low_confidence": pred.low_confidence, "image_size": list(pred.image_size),
+        } for (name, _), pred in zip(images, results)], indent=1) + "\n"
+    flagged = sum(1 for r in results if r.low_confidence)
+    if flagged:
+        print(f"{flagged} image(s) have low-confidence landmarks: check them", file=sys.stderr)
+    if args.out:
+        write_text_atomic(args.out, text)
+        print(f"wrote {args.out} ({len(results)} images)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,170 @@
+"""Model files: `<name>.safetensors` (weights of both stages) + `<name>.json` (the sidecar).
+
+The sidecar says what the weights are (backbones, heads, input sizes, landmark schema,
+pipeline options), how well they did (metrics), on what (data summary, trained_on) and with
+which hipvision; it carries the weights' SHA-256, so a truncated, corrupted or swapped
+weights file is caught before torch sees it. Both files are written to temporary names and
+os.replace'd, weights first: a crash leaves the old pair or a new pair, never a sidecar that
+points at missing weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import hipvision
+from hipvision.core.atomic import atomic_path, write_text_atomic
+from hipvision.core.landmarks import LANDMARK_NAMES
+from hipvision.ml.model import KeypointNet, NetSpec
+from hipvision.ml.pipeline import PipelineOptions
+
+FORMAT = "hipvision-keypoints"
+FORMAT_VERSION = 1
+LANDMARK_SCHEMA = {
+    "order": "image",  # predictions are in image order; the image's SideMapping gives patient sides
+    "per_side": list(LANDMARK_NAMES),
+    "coordinates": "full-resolution image pixels, pixel centres at integers, x right, y down",
+}
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used; str() names the file and the problem."""
+
+    def __init__(self, path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class ModelBundle:
+    stage1: KeypointNet
+    stage2: KeypointNet | None
+    options: PipelineOptions
+    meta: dict = field(default_factory=dict)  # the sidecar
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("model_id", "unnamed"))
+
+
+def sidecar_path(weights: str | Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def state_tensors(bundle: ModelBundle, *, half: bool = False) -> dict[str, torch.Tensor]:
+    out = {}
+    for prefix, net in (("stage1.", bundle.stage1), ("stage2.", bundle.stage2)):
+        if net is None:
+            continue
+        for k, v in net.state_dict().items():
+            t = v.detach().to("cpu")
+            if half and t.is_floating_point():
+                t = t.to(torch.float16)
+            out[prefix + k] = t.contiguous()
+    return out
+
+
+def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False) -> Path:
+    """Write weights + sidecar atomically; returns the weights path."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(path, "model files must end in .safetensors")
+    tensors = state_tensors(bundle, half=half)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        digest = _sha256(tmp)
+    meta = dict(bundle.meta)
+    meta.update({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "hipvision_version": hipvision.__version__,
+        "weights_file": path.name,
+        "weights_sha256": digest,
+        "weights_dtype": "float16" if half else "float32",
+        "stage1": bundle.stage1.spec.to_dict(),
+        "stage2": bundle.stage2.spec.to_dict() if bundle.stage2 is not None else None,
+        "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters},
+        "landmark_schema": LANDMARK_SCHEMA,
+    })
+    meta.setdefault("model_id", path.stem)
+    meta.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    write_text_atomic(sidecar_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str))
+    return path
+
+
+def read_sidecar(path: str | Path) -> dict:
+    """The validated sidecar of a weights file (no weights loaded)."""
+    path = Path(path)
+    side = sidecar_path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "model file not found")
+    if not side.is_file():
+        raise CheckpointError(path, f"its sidecar {side.name} is missing (a model is a .safetensors + .json pair)")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(side, f"sidecar is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(side, f"format version {meta.get('format_version')!r} is not supported "
+                                    f"(this hipvision reads version {FORMAT_VERSION}); update hipvision")
+    for key in ("stage1", "weights_sha256", "pipeline"):
+        if key not in meta:
+            raise CheckpointError(side, f"sidecar lacks {key!r}")
+    return meta
+
+
+def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> ModelBundle:
+    """Build the networks the sidecar describes and load their weights (eval mode)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_sidecar(path)
+    if verify and _sha256(path) != meta["weights_sha256"]:
+        raise CheckpointError(path, "weights do not match their sidecar (corrupted, truncated or replaced file)")
+    try:
+        s1 = NetSpec.from_dict(meta["stage1"])
+        s2 = NetSpec.from_dict(meta["stage2"]) if meta.get("stage2") else None
+        p = meta["pipeline"]
+        options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(sidecar_path(path), f"sidecar describes no valid model: {exc}") from None
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(path, f"not a readable safetensors file ({exc})") from None
+    nets = []
+    for prefix, spec in (("stage1.", s1), ("stage2.", s2)):
+        if spec is None:
+            nets.append(None)
+            continue
+        net = KeypointNet(spec, pretrained=False)
+        sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        ref = net.state_dict()
+        sd = {k: v.to(ref[k].dtype) if k in ref else v for k, v in sd.items()}
+        try:
+            net.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise CheckpointError(path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
+        nets.append(net.to(device).eval())
+    return ModelBundle(stage1=nets[0], stage2=nets[1], options=options, meta=meta)

@@ -1,0 +1,314 @@
+"""The poster's Table 2 on a project: each backbone trained without and with synthetic images.
+
+Protocol (so the comparison is fair and the numbers honest):
+- the project's fixed real splits; `labelled` real training images (a seeded subset, or all),
+  the real validation split for model selection, the real TEST split for every reported number;
+- the conditional generator learns from those same labelled training images only;
+- "without" and "with" runs of a backbone share the seed, the epochs and the number of
+  optimisation steps (every epoch is padded to labelled + synthetic samples, the real-only run
+  repeating its images under augmentation), so the only difference is the synthetic data;
+- synthetic images optionally pass the quality gate of the first backbone's real-only model
+  (trained on the same labelled images: nothing from val/test leaks in).
+Writes results.md, results.csv and experiment.json (config, per-run metrics) to `out`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from hipvision.core.atomic import write_text_atomic
+from hipvision.core.jobs import check_cancel
+from hipvision.ml.diffusion.conditional import ConditionalConfig
+from hipvision.ml.diffusion.gate import GateConfig
+from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
+from hipvision.ml.diffusion.training import DenoiserTrainConfig
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    backbones: tuple[str, ...]
+    out: Path | str
+    synthetic: int = 120
+    labelled: int | None = 40  # None: every labelled real training image
+    seed: int = 0
+    # keypoint training (identical for both arms)
+    epochs: int = 10
+    batch_size: int = 8
+    input_size: int = 256
+    crop_size: int = 96
+    lr: float = 1e-3
+    pretrained: bool = True
+    threads: int | None = None
+    # the generator
+    generator: Path | str | None = None  # an already trained conditional generator (else one is trained)
+    generator_train: DenoiserTrainConfig = field(default_factory=lambda: DenoiserTrainConfig(
+        resolution=64, unet_size="small", batch_size=16, max_steps=3000, warmup_steps=200, checkpoint_every=1000))
+    conditional: ConditionalConfig = field(default_factory=ConditionalConfig)
+    na_dist: str = "uniform:75:115"
+    sample_steps: int = 25
+    guidance: float = 2.0
+    gate: bool = True
+    gate_config: GateConfig = field(default_factory=GateConfig)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from hipvision.ml.zoo import check_backbone_name
+
+        bbs = tuple(b.strip() for b in self.backbones if b.strip())
+        if not bbs:
+            raise ValueError("backbones: name at least one backbone")
+        if len(set(bbs)) != len(bbs):
+            raise ValueError(f"backbones: each backbone once, got {', '.join(bbs)}")
+        for b in bbs:
+            check_backbone_name(b)
+        object.__setattr__(self, "backbones", bbs)
+        if not isinstance(self.synthetic, int) or self.synthetic < 1:
+            raise ValueError(f"synthetic: must be a positive integer, got {self.synthetic!r}")
+        if self.labelled is not None and (not isinstance(self.labelled, int) or self.labelled < 2):
+            raise ValueError(f"labelled: must be an integer >= 2 or None, got {self.labelled!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs: must be a positive integer, got {self.epochs!r}")
+        NADistribution.parse(self.na_dist).check(PlausibilityLimits())
+
+
+@dataclass
+class ArmResult:
+    backbone: str
+    arm: str  # "without" | "with"
+    synthetic: int  # synthetic images used
+    test: dict  # summarise() of the real test split
+    val_na_mae: float | None
+    steps: int
+    seconds: float
+    checkpoint: str
+
+
+@dataclass
+class ExperimentResult:
+    rows: list[dict]  # per backbone: MAE/MAPE without and with, improvement %
+    arms: list[ArmResult]
+    labelled: int
+    synthetic_generated: int
+    synthetic_accepted: int
+    gate_rejections: dict
+    generator: str
+    gate: str  # which model gated the synthetic images, with its limits ("off" without a gate)
+    test_images: int
+    seconds: float
+    files: dict = field(default_factory=dict)
+
+    def markdown(self, command: str = "") -> str:
+        lines = ["# Diffusion augmentation: NA error on the real test split", ""]
+        if command:
+            lines += [f"Command: `{command}`", ""]
+        lines += [f"{self.labelled} labelled real training images; {self.synthetic_accepted} conditional synthetic "
+                  f"images ({self.synthetic_generated} generated, {self.synthetic_generated - self.synthetic_accepted} "
+                  f"rejected by the gate); {self.test_images} real test images; same seed and number of steps per "
+                  f"pair. Generator: {self.generator}. Gate: {self.gate}.", "",
+                  "| backbone | NA MAE without (°) | NA MAE with (°) | MAE change | NA MAPE without (%) | "
+                  "NA MAPE with (%) | MAPE change |", "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            lines.append(f"| {r['backbone']} | {r['mae_without']:.2f} | {r['mae_with']:.2f} | "
+                         f"{-r['mae_improvement_pct']:+.1f} % | {r['mape_without']:.2f} | {r['mape_with']:.2f} | "
+                         f"{-r['mape_improvement_pct']:+.1f} % |")
+        if self.rows:
+            mean_mae = float(np.mean([r["mae_improvement_pct"] for r in self.rows]))
+            mean_mape = float(np.mean([r["mape_improvement_pct"] for r in self.rows]))
+            lines += ["", f"Mean improvement with synthetic images: NA MAE {mean_mae:.1f} % lower, "
+                          f"NA MAPE {mean_mape:.1f} % lower (negative = worse). Total {self.seconds / 60:.1f} min."]
+        return "\n".join(lines) + "\n"
+
+    def csv_text(self) -> str:
+        buf = io.StringIO()
+        cols = ["backbone", "mae_without", "mae_with", "mae_improvement_pct", "mape_without", "mape_with",
+                "mape_improvement_pct", "test_hips", "labelled", "synthetic"]
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+        return buf.getvalue()
+
+
+def _improvement(without: float, with_: float) -> float:
+    return float((without - with_) / without * 100.0) if without > 0 else 0.0
+
+
+def _contact_sheet(samples, path: Path, n: int = 8) -> None:
+    """The first synthetic images side by side, with their labels drawn (for the eye only)."""
+    import cv2
+
+    from hipvision.core.atomic import write_bytes_atomic
+
+    tiles = []
+    for s in samples[:n]:
+        img = cv2.cvtColor(np.asarray(s.image, np.uint8), cv2.COLOR_GRAY2BGR)
+        k = 256 / max(img.shape[:2])
+        img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        for side in (s.landmarks.left, s.landmarks.right):
+            cv2.circle(img, (round(side.head_x * k), round(side.head_y * k)), max(1, round(side.head_r * k)), (0, 0, 255), 1)
+            cv2.circle(img, (round(side.rim_x * k), round(side.rim_y * k)), 2, (0, 255, 0), -1)
+        pad = np.zeros((256, 256, 3), np.uint8)
+        pad[:img.shape[0], :img.shape[1]] = img
+        tiles.append(pad)
+    if tiles:
+        ok, buf = cv2.imencode(".png", np.concatenate(tiles, axis=1))
+        if ok:
+            write_bytes_atomic(path, buf.tobytes())
+
+
+def choose_labelled(project, k: int | None, seed: int) -> list:
+    """The experiment's labelled real training images: a seeded subset of k (all for None),
+    as (ImageRecord, HipLandmarks) sorted by path. The same (project, k, seed) gives the same set."""
+    items = sorted(project.labelled(("train",), source="real"), key=lambda x: x[0].path)
+    if len(items) < 2:
+        raise ValueError(f"{project.root}: needs at least 2 labelled real training images")
+    if k is None:
+        return items
+    if k > len(items):
+        raise ValueError(f"labelled: asked for {k} images, the training split has {len(items)} labelled real images")
+    pick = np.random.default_rng([seed, 3]).choice(len(items), k, replace=False)
+    return [items[i] for i in sorted(pick)]
+
+
+def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=None, preview=None,
+                   command: str = "") -> ExperimentResult:
+    """Run the table on `project` (a Project or its folder)."""
+    from hipvision.core.store import Project
+    from hipvision.ml.data import Sample, samples_from_project
+    from hipvision.ml.diffusion.conditional import sample_conditional, train_conditional
+    from hipvision.ml.diffusion.gate import Gate
+    from hipvision.ml.diffusion.sources import load_record
+    from hipvision.ml.diffusion.training import pick_device
+    from hipvision.ml.evaluate import evaluate
+    from hipvision.ml.predict import Predictor
+    from hipvision.ml.train import TrainConfig, train_keypoints
+
+    t0 = time.perf_counter()
+    owned = isinstance(project, (str, Path))
+    if owned:
+        project = Project.open(project, create=False)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def say(msg: str):
+        def inner(done, total, m):
+            if progress is not None:
+                progress(done, total, f"{msg}: {m}")
+        return inner
+
+    try:
+        order = choose_labelled(project, config.labelled, config.seed)
+        chosen = {rec.path for rec, _ in order}
+        base = [s for s in samples_from_project(project, ("train", "val"), source="real")
+                if s.split == "val" or s.name in chosen]
+        test = samples_from_project(project, ("test",), source="real")
+        if not test:
+            raise ValueError(f"{project.root}: the test split has no labelled real images to measure on")
+        n_train = sum(s.split == "train" for s in base)
+        device = pick_device(config.device)
+
+        # ---- the generator, trained on the chosen labelled images only
+        cond_cfg = config.conditional
+        imgs = [load_record(rec, lm, cond_cfg.max_side) for rec, lm in order]
+        if config.generator:
+            gen_dir = Path(config.generator)
+        else:
+            gen_dir = out / "generator"
+            check_cancel(cancel)
+            train_conditional(imgs, cond_cfg, replace(config.generator_train, seed=config.seed, device=config.device),
+                              gen_dir, progress=say("training the conditional generator"), cancel=cancel)
+        per_epoch = n_train + config.synthetic
+        base_tc = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, input_size=config.input_size,
+                              crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr, seed=config.seed,
+                              patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
+                              threads=config.threads, device=config.device, trained_on="experiment")
+        arms: list[ArmResult] = []
+
+        def arm(backbone: str, which: str, samples, n_syn: int) -> ArmResult:
+            ck = out / "models" / f"{backbone}-{which}.safetensors"
+            tc = replace(base_tc, backbone=backbone, output=str(ck), name=ck.stem)
+            t = time.perf_counter()
+            res = train_keypoints(tc, samples, progress=say(f"{backbone} {which} synthetic"), cancel=cancel)
+            pred = Predictor.load(res.checkpoint, device=device, threads=config.threads)
+            rep = evaluate(pred, test, splits=("test",), cancel=cancel)
+            steps = (per_epoch // min(config.batch_size, per_epoch)) * res.epochs_run  # as train_keypoints counts
+            return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), res.val_na_mae, steps,
+                             time.perf_counter() - t, str(ck))
+
+        for bb in config.backbones:
+            arms.append(arm(bb, "without", base, 0))
+
+        # ---- synthetic images (in memory; the project is not changed)
+        gate = None
+        if config.gate:
+            gp = Predictor.load(arms[0].checkpoint, device=device, threads=config.threads)
+            # A model trained on a few dozen images is itself several degrees off: widen the
+            # limits to what its own validation error explains, so the gate rejects generator
+            # failures rather than the model's mistakes (at most 3x: a gate model worse than that
+            # cannot vouch for anything, and the report says how many images it let through).
+            k = min(3.0, max(1.0, 2.5 * (arms[0].val_na_mae or 0.0) / config.gate_config.max_na_deg))
+            gate_cfg = replace(config.gate_config, max_na_deg=config.gate_config.max_na_deg * k,
+                               max_point_radii=config.gate_config.max_point_radii * k)
+            gate = Gate(lambda im, mp: gp.predict(np.asarray(im, np.float32), mp), gate_cfg, model_id=gp.model_id)
+        accepted = []
+
+        def on_sample(s):
+            ok = gate is None or gate.labelled(s.image, s.mapping, s.landmarks).accepted
+            if ok:
+                accepted.append(s)
+            if preview is not None:
+                preview(s.image, s.caption() + ("" if ok else " — rejected"))
+
+        # Over-generate when the gate rejects, up to 3x, so the arm gets the requested count.
+        seed, generated = config.seed * 100_003, 0
+        while len(accepted) < config.synthetic and generated < 3 * config.synthetic:
+            need = config.synthetic - len(accepted)
+            sample_conditional(gen_dir, imgs, need, dist=NADistribution.parse(config.na_dist), seed=seed,
+                               steps=config.sample_steps, guidance=config.guidance, device=device,
+                               progress=say("generating synthetic images"), cancel=cancel, on_sample=on_sample)
+            seed += need
+            generated += need
+        _contact_sheet(accepted, out / "synthetic_examples.png")
+        syn = [Sample(image=np.asarray(s.image, np.float32), landmarks=s.landmarks, mapping=s.mapping,
+                      name=f"synthetic-{s.seed}", split="train", source="synthetic") for s in accepted]
+
+        for bb in config.backbones:
+            arms.append(arm(bb, "with", base + syn, len(syn)))
+
+        rows = []
+        for bb in config.backbones:
+            a0 = next(a for a in arms if a.backbone == bb and a.arm == "without")
+            a1 = next(a for a in arms if a.backbone == bb and a.arm == "with")
+            rows.append({"backbone": bb, "mae_without": a0.test["na_mae"], "mae_with": a1.test["na_mae"],
+                         "mae_improvement_pct": _improvement(a0.test["na_mae"], a1.test["na_mae"]),
+                         "mape_without": a0.test["na_mape"], "mape_with": a1.test["na_mape"],
+                         "mape_improvement_pct": _improvement(a0.test["na_mape"], a1.test["na_mape"]),
+                         "test_hips": a0.test["hips"], "labelled": n_train, "synthetic": len(syn)})
+        meta = json.loads((gen_dir / "generator.json").read_text())
+        result = ExperimentResult(
+            rows=rows, arms=arms, labelled=n_train, synthetic_generated=generated, synthetic_accepted=len(syn),
+            gate_rejections=dict(gate.reasons) if gate is not None else {},
+            generator=f"{gen_dir} ({meta.get('trained_steps')} steps, {meta.get('resolution')} px, "
+                      f"{meta.get('framing')})",
+            gate="off" if gate is None else (f"{gate.model_id}, NA within {gate.config.max_na_deg:.1f} deg, landmarks "
+                                             f"within {gate.config.max_point_radii:.2f} head radii"),
+            test_images=len(test), seconds=time.perf_counter() - t0)
+        md = write_text_atomic(out / "results.md", result.markdown(command))
+        cs = write_text_atomic(out / "results.csv", result.csv_text())
+        cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+        js = write_text_atomic(out / "experiment.json", json.dumps(
+            {"config": cfg, "command": command, "chosen_images": sorted(chosen), "rows": rows,
+             "arms": [asdict(a) for a in arms], "gate_rejections": result.gate_rejections,
+             "seconds": result.seconds}, indent=2, default=str))
+        result.files = {"markdown": str(md), "csv": str(cs), "json": str(js)}
+        return result
+    finally:
+        if owned:
+            project.close()

@@ -1,0 +1,95 @@
+"""Agreement between predicted and true landmarks: the numbers every report uses.
+
+NA MAE (degrees), NA MAPE (the poster's metric: mean |error| / true NA, in percent),
+landmark errors in pixels (and mm with a pixel spacing), share of hips within 5 and 10
+degrees, and grade agreement (the grade hint of the prediction equals the truth's).
+Pure numpy, no torch: the evaluation report and training's validation share it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds, grade_hint
+from hipvision.core.landmarks import HipLandmarks, Side
+
+
+@dataclass(frozen=True)
+class HipComparison:
+    image: str
+    side: str  # patient side
+    split: str
+    na_true: float
+    na_pred: float
+    head_err_px: float
+    rim_err_px: float
+    radius_err_px: float
+    head_err_mm: float | None
+    rim_err_mm: float | None
+    grade_true: str
+    grade_pred: str
+
+    @property
+    def na_abs_err(self) -> float:
+        return abs(self.na_pred - self.na_true)
+
+    def to_row(self) -> dict:
+        d = asdict(self)
+        d["na_abs_err"] = self.na_abs_err
+        return d
+
+
+def _mm(dx: float, dy: float, spacing) -> float | None:
+    if spacing is None:
+        return None
+    row, col = spacing
+    return math.hypot(dx * col, dy * row)
+
+
+def compare(image: str, pred: HipLandmarks, truth: HipLandmarks, *, split: str = "",
+            spacing: tuple[float, float] | None = None,
+            thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> list[HipComparison]:
+    out = []
+    for side in Side:
+        p, t = pred.side(side), truth.side(side)
+        na_t, na_p = truth.norberg_angle(side), pred.norberg_angle(side)
+        hdx, hdy = p.head_x - t.head_x, p.head_y - t.head_y
+        rdx, rdy = p.rim_x - t.rim_x, p.rim_y - t.rim_y
+        out.append(HipComparison(
+            image=image, side=side.value, split=split, na_true=na_t, na_pred=na_p,
+            head_err_px=math.hypot(hdx, hdy), rim_err_px=math.hypot(rdx, rdy),
+            radius_err_px=abs(p.head_r - t.head_r),
+            head_err_mm=_mm(hdx, hdy, spacing), rim_err_mm=_mm(rdx, rdy, spacing),
+            grade_true=grade_hint(na_t, thresholds).value, grade_pred=grade_hint(na_p, thresholds).value,
+        ))
+    return out
+
+
+def summarise(rows: Sequence[HipComparison]) -> dict:
+    """Aggregate metrics of some hips (NaN-free dict of floats; mm only if every hip has them)."""
+    if not rows:
+        return {"hips": 0}
+    err = np.array([r.na_abs_err for r in rows])
+    na_t = np.array([r.na_true for r in rows])
+    out = {
+        "hips": len(rows),
+        "images": len({r.image for r in rows}),
+        "na_mae": float(err.mean()),
+        "na_median_ae": float(np.median(err)),
+        "na_max_ae": float(err.max()),
+        "na_mape": float((err / np.abs(na_t)).mean() * 100.0),
+        "within_5": float((err <= 5.0).mean() * 100.0),
+        "within_10": float((err <= 10.0).mean() * 100.0),
+        "grade_agreement": float(np.mean([r.grade_true == r.grade_pred for r in rows]) * 100.0),
+        "head_err_px": float(np.mean([r.head_err_px for r in rows])),
+        "rim_err_px": float(np.mean([r.rim_err_px for r in rows])),
+        "radius_err_px": float(np.mean([r.radius_err_px for r in rows])),
+    }
+    if all(r.head_err_mm is not None for r in rows):
+        out["head_err_mm"] = float(np.mean([r.head_err_mm for r in rows]))
+        out["rim_err_mm"] = float(np.mean([r.rim_err_mm for r in rows]))
+    return out

@@ -1,0 +1,175 @@
+"""The two-stage inference shared by the Predictor and by validation during training.
+
+Stage 1 sees the whole radiograph letterboxed and finds both hips (in image order). Stage 2
+crops each hip around stage 1's head estimate — a square of `crop_factor` head radii, from the
+best-resolution pixels available — mirrors the image-left hip so one network serves both
+sides, and refines head centre, radius and rim; the refined hip is cropped again around its
+new centre `refine_iters` times (the crop is then centred as in training).
+
+Flip test-time augmentation runs stage 1 on the mirrored image too and averages it (sides
+swapped back). Stage 2 needs no flip: mirroring an image-left hip *is* its canonical view,
+so the pipeline is exactly mirror-equivariant with TTA on, whatever the weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hipvision.ml.model import KeypointNet
+from hipvision.ml.transforms import Affine, crop_affine, crop_input, hflip, letterbox_input
+
+HIPS = ("image_left", "image_right")
+
+
+class ArraySource:
+    """Pixels of one radiograph (possibly decoded reduced) and the map full-image -> pixels."""
+
+    def __init__(self, pixels: np.ndarray, full_size: tuple[int, int] | None = None):
+        self.pixels = np.asarray(pixels, dtype=np.float32)
+        h, w = self.pixels.shape
+        self.full_size = tuple(full_size) if full_size is not None else (h, w)
+        fh, fw = self.full_size
+        self.to_pixels = Affine.scale_about_pixels(w / fw, h / fh)
+
+    @property
+    def resolution(self) -> float:
+        """Pixels per full-image pixel."""
+        return self.to_pixels.scale
+
+    def stage1_input(self, size: int) -> tuple[np.ndarray, Affine]:
+        return letterbox_input(self.pixels, self.to_pixels, size)
+
+    def crop(self, full_to_crop: Affine, size: int) -> np.ndarray:
+        return crop_input(self.pixels, self.to_pixels, full_to_crop, size)
+
+
+class PatchSource:
+    """A cached overview plus one high-resolution patch per hip (validation during training)."""
+
+    def __init__(self, full_size, overview: np.ndarray, overview_affine: Affine, patches):
+        self.full_size = tuple(full_size)
+        self.overview = overview
+        self.overview_affine = overview_affine
+        self.patches = patches  # [(pixels, Affine full->patch)] per image side
+
+    def stage1_input(self, size: int) -> tuple[np.ndarray, Affine]:
+        return letterbox_input(np.asarray(self.overview, dtype=np.float32), self.overview_affine, size)
+
+    def crop(self, full_to_crop: Affine, size: int) -> np.ndarray:
+        # the patch whose centre is nearest the crop centre
+        centre = full_to_crop.inverse().apply([(size - 1) / 2, (size - 1) / 2])
+        best = min(self.patches, key=lambda pa: float(np.hypot(*(pa[1].inverse().apply(
+            [(pa[0].shape[1] - 1) / 2, (pa[0].shape[0] - 1) / 2]) - centre))))
+        return crop_input(np.asarray(best[0], dtype=np.float32), best[1], full_to_crop, size)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    crop_factor: float = 6.0  # crop side in head radii (the rim sits up to ~2.3 radii away)
+    refine_iters: int = 2
+    tta: bool = True
+
+    def __post_init__(self) -> None:
+        if not 2.0 <= self.crop_factor <= 16.0:
+            raise ValueError(f"crop_factor must be in 2..16, got {self.crop_factor!r}")
+        if not isinstance(self.refine_iters, int) or not 1 <= self.refine_iters <= 5:
+            raise ValueError(f"refine_iters must be an int in 1..5, got {self.refine_iters!r}")
+
+
+@dataclass
+class RawHips:
+    """Image-order result for one radiograph (full-image pixels)."""
+
+    hips: np.ndarray  # (2, 5): per image side [head_x, head_y, head_r, rim_x, rim_y]
+    spread: np.ndarray  # (2, 2): stage-2 heatmap spread (cells) of head, rim; NaN for regression
+    shift: np.ndarray  # (2, 2): last refinement's move of head, rim, in head radii
+    flip_gap: np.ndarray  # (2, 2): stage-1 original vs mirrored disagreement of head, rim, in head radii
+    stage1: np.ndarray  # (2, 5): stage-1 estimate
+    info: dict = field(default_factory=dict)
+
+
+def _forward(net: KeypointNet, batch: list[np.ndarray], device) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    x = torch.from_numpy(np.stack(batch)[:, None]).to(device)
+    with torch.inference_mode():
+        out = net(x)
+    spread = out.spread.cpu().numpy().astype(np.float64) if out.spread is not None else None
+    return out.points.cpu().numpy().astype(np.float64), out.radii.cpu().numpy().astype(np.float64), spread
+
+
+_SWAP_PTS = [1, 0, 3, 2]  # stage-1 point order under a horizontal flip
+_SWAP_RAD = [1, 0]
+
+
+def run_stage1(net: KeypointNet, sources: list, device, tta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2, 5) image-order hips from stage 1, and (N, 2, 2) flip disagreement in pixels."""
+    size = net.spec.input_size
+    inputs, maps = [], []
+    for src in sources:
+        arr, a = src.stage1_input(size)
+        inputs.append(arr)
+        maps.append(a)
+        if tta:
+            inputs.append(np.ascontiguousarray(arr[:, ::-1]))
+    pts, rad, _ = _forward(net, inputs, device)
+    n = len(sources)
+    hips = np.zeros((n, 2, 5))
+    gap = np.zeros((n, 2, 2))
+    step = 2 if tta else 1
+    for i, a in enumerate(maps):
+        inv = a.inverse()
+        p = inv.apply(pts[i * step])
+        r = rad[i * step] / a.scale
+        if tta:
+            pf = a.then(hflip(size)).inverse().apply(pts[i * step + 1][_SWAP_PTS])
+            rf = rad[i * step + 1][_SWAP_RAD] / a.scale
+            gap[i] = np.hypot(*(p - pf).T).reshape(2, 2).T  # rows: hips; cols: head, rim
+            p, r = 0.5 * (p + pf), 0.5 * (r + rf)
+        for h in range(2):
+            hips[i, h] = [p[h, 0], p[h, 1], r[h], p[2 + h, 0], p[2 + h, 1]]
+    return hips, gap
+
+
+def _sane_radius(r: float, full_size) -> float:
+    m = max(full_size)
+    return float(min(max(r, 0.004 * m), 0.2 * m)) if math.isfinite(r) else 0.05 * m
+
+
+def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list, options: PipelineOptions,
+                 device="cpu") -> list[RawHips]:
+    s1, gap = run_stage1(stage1, sources, device, options.tta)
+    n = len(sources)
+    hips = s1.copy()
+    spread = np.full((n, 2, 2), np.nan)
+    shift = np.zeros((n, 2, 2))
+    for i in range(n):
+        for h in range(2):
+            hips[i, h, 2] = _sane_radius(hips[i, h, 2], sources[i].full_size)
+    if stage2 is not None:
+        size = stage2.spec.input_size
+        for _ in range(options.refine_iters):
+            crops, maps = [], []
+            for i, src in enumerate(sources):
+                for h in range(2):
+                    hx, hy, r = hips[i, h, :3]
+                    m = crop_affine(hx, hy, options.crop_factor * r, size, mirror=(h == 0))
+                    crops.append(src.crop(m, size))
+                    maps.append(m)
+            pts, rad, spr = _forward(stage2, crops, device)
+            new = hips.copy()
+            for j, m in enumerate(maps):
+                i, h = divmod(j, 2)
+                p = m.inverse().apply(pts[j])
+                new[i, h] = [p[0, 0], p[0, 1], _sane_radius(rad[j, 0] / m.scale, sources[i].full_size), p[1, 0], p[1, 1]]
+                if spr is not None:
+                    spread[i, h] = spr[j]
+            r = np.maximum(hips[:, :, 2], 1e-6)
+            shift[:, :, 0] = np.hypot(new[:, :, 0] - hips[:, :, 0], new[:, :, 1] - hips[:, :, 1]) / r
+            shift[:, :, 1] = np.hypot(new[:, :, 3] - hips[:, :, 3], new[:, :, 4] - hips[:, :, 4]) / r
+            hips = new
+    r = np.maximum(hips[:, :, 2:3], 1e-6)
+    return [RawHips(hips=hips[i], spread=spread[i], shift=shift[i], flip_gap=gap[i] / r[i], stage1=s1[i])
+            for i in range(n)]

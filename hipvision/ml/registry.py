@@ -1,0 +1,71 @@
+"""Adding a trained model to a project, and the rule for making it the active one.
+
+A new model becomes active only if it beats the active one on the project's *current*
+validation images (both scored the same way, through the Predictor), or when asked to; the
+old model is kept either way. Comparing with the metric stored at the old model's training
+time would be unfair: the validation split grows as users label more images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from hipvision.ml.checkpoint import read_sidecar
+
+
+@dataclass(frozen=True)
+class Registration:
+    record: object  # core.records.ModelRecord
+    activated: bool
+    reason: str
+    new_val_na_mae: float | None = None
+    old_val_na_mae: float | None = None
+
+
+def _val_mae(predictor, project) -> float | None:
+    from hipvision.ml.evaluate import evaluate
+
+    report = evaluate(predictor, project, splits=("val",))
+    m = report.by_split.get("val", {})
+    return m.get("na_mae") if m.get("hips") else None
+
+
+def register_model(project, checkpoint: str | Path, *, activate: str | bool = "if_better", name: str | None = None,
+                   kind: str = "trained") -> Registration:
+    """Record `checkpoint` in the project's models table; activate per `activate`
+    (True, False or "if_better")."""
+    from hipvision.ml.predict import Predictor
+
+    checkpoint = Path(checkpoint)
+    meta = read_sidecar(checkpoint)
+    stage1 = meta["stage1"]
+    metrics = dict(meta.get("metrics") or {})
+    old = project.active_model()
+    new_mae = old_mae = None
+    if activate == "if_better":
+        if old is None:
+            do, reason = True, "no model was active"
+        else:
+            new_mae = _val_mae(Predictor.load(checkpoint), project)
+            try:
+                old_mae = _val_mae(Predictor.load(old.abs_file), project)
+            except Exception as exc:  # noqa: BLE001 - an unreadable old model should not block the new one
+                old_mae, reason = None, f"the active model cannot be loaded ({exc})"
+            if new_mae is None:
+                do, reason = False, "no validation images to compare on; activate it yourself if you want it"
+            elif old_mae is None or not math.isfinite(old_mae):
+                do, reason = True, "the active model could not be scored"
+            else:
+                do = new_mae < old_mae
+                reason = (f"validation NA MAE {new_mae:.2f}° vs {old_mae:.2f}° of the active model "
+                          f"({'better' if do else 'not better'})")
+        if new_mae is not None:
+            metrics["val_na_mae_at_registration"] = new_mae
+    else:
+        do, reason = bool(activate), "as requested"
+    rec = project.add_model(name=name or meta.get("model_id") or checkpoint.stem, backbone=stage1["backbone"],
+                            file=checkpoint, kind=kind, data_summary=meta.get("data_summary") or {},
+                            metrics=metrics, activate=do)
+    return Registration(record=rec, activated=do, reason=reason, new_val_na_mae=new_mae, old_val_na_mae=old_mae)

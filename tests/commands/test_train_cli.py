@@ -1,0 +1,36 @@
+"""`hipvision train`: from a phantom folder and from a project (model registered)."""
+
+from hipvision.cli import main
+from hipvision.ml.checkpoint import read_sidecar
+from tests.ml.conftest import phantom_folder  # noqa: F401 (fixture)
+
+TINY_ARGS = ["--backbone", "test_resnet", "--input-size", "128", "--crop-size", "64", "--epochs", "1",
+             "--batch-size", "4", "--no-pretrained", "--quiet"]
+
+
+def test_train_on_a_phantom_folder_writes_a_model(tmp_path, phantom_folder, capsys):
+    out = tmp_path / "m.safetensors"
+    assert main(["train", str(phantom_folder), *TINY_ARGS, "--out", str(out)]) == 0
+    assert read_sidecar(out)["trained_on"] == "phantoms"
+    assert "saved" in capsys.readouterr().out
+
+
+def test_train_on_a_project_registers_and_activates_the_model(tmp_path, phantom_folder, capsys):
+    import shutil
+
+    from hipvision.core.store import Project
+
+    folder = tmp_path / "proj"
+    shutil.copytree(phantom_folder, folder)
+    assert main(["import", str(folder)]) == 0
+    assert main(["train", str(folder), *TINY_ARGS, "--name", "first"]) == 0
+    with Project.open(folder, create=False) as project:
+        active = project.active_model()
+        assert active is not None and active.name == "first" and active.abs_file.is_file()
+        assert active.abs_file.parent == project.models_dir
+    assert "activated" in capsys.readouterr().out
+
+
+def test_train_rejects_a_folder_without_labels(tmp_path, capsys):
+    assert main(["train", str(tmp_path), *TINY_ARGS]) == 2
+    assert "neither a HipVision project" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""train_keypoints: loss falls, seeds reproduce, cancel/resume/warm start work, files are whole."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from hipvision.core.jobs import CancelToken, Cancelled
+from hipvision.ml.checkpoint import read_sidecar
+from hipvision.ml.data import AugmentConfig
+from hipvision.ml.train import TrainConfig, train_keypoints
+from tests.ml.conftest import TINY
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(TINY, epochs=1, batch_size=4, output=str(tmp_path / "m.safetensors"))
+    return TrainConfig(**(base | kw))
+
+
+def test_loss_falls_when_fitting_a_few_phantoms(tmp_path, phantom_samples):
+    cfg = _cfg(tmp_path, epochs=6, min_samples_per_epoch=16, lr=3e-3, augment=AugmentConfig.off(), patience=0)
+    result = train_keypoints(cfg, phantom_samples[:2] + phantom_samples[8:9])
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert result.epochs_run == 6 and result.checkpoint.is_file()
+
+
+def test_same_seed_same_run(tmp_path, phantom_samples):
+    a = train_keypoints(_cfg(tmp_path, output=str(tmp_path / "a.safetensors")), phantom_samples)
+    b = train_keypoints(_cfg(tmp_path, output=str(tmp_path / "b.safetensors")), phantom_samples)
+    assert a.history[0]["loss"] == b.history[0]["loss"]
+    assert a.metrics["val_na_mae"] == b.metrics["val_na_mae"]
+
+
+def test_metrics_callback_gets_each_epoch_and_the_sidecar_says_what_was_trained(tmp_path, phantom_samples):
+    seen = []
+    r = train_keypoints(_cfg(tmp_path, epochs=2, trained_on="phantoms"), phantom_samples,
+                        metrics=lambda e, v: seen.append((e, v)))
+    assert [e for e, _ in seen] == [1, 2]
+    assert {"loss", "val_na_mae", "val_na_mape", "val_within_5"} <= set(seen[0][1])
+    meta = read_sidecar(r.checkpoint)
+    assert meta["trained_on"] == "phantoms"
+    assert meta["stage1"]["backbone"] == "test_resnet" and meta["stage2"]["input_size"] == 64
+    assert meta["data_summary"]["by_split"] == {"train": {"real": 8}, "val": {"real": 2}}
+    assert meta["metrics"]["val_na_mae"] == r.metrics["val_na_mae"]
+    assert meta["hipvision_version"]
+
+
+def test_cancel_raises_and_leaves_no_model_file(tmp_path, phantom_samples):
+    token = CancelToken()
+    calls = []
+
+    def progress(done, total, msg):
+        calls.append(msg)
+        if msg.startswith("epoch"):
+            token.set()
+
+    cfg = _cfg(tmp_path)
+    with pytest.raises(Cancelled):
+        train_keypoints(cfg, phantom_samples, progress=progress, cancel=token)
+    assert not (tmp_path / "m.safetensors").exists() and not (tmp_path / "m.json").exists()
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_resume_continues_after_the_last_finished_epoch(tmp_path, phantom_samples):
+    token = CancelToken()
+
+    def stop_in_epoch_2(done, total, msg):
+        if msg.startswith("epoch 2/"):
+            token.set()
+
+    cfg = _cfg(tmp_path, epochs=2)
+    with pytest.raises(Cancelled):
+        train_keypoints(cfg, phantom_samples, progress=stop_in_epoch_2, cancel=token)
+    state = tmp_path / "m.state.pt"
+    assert state.is_file()  # epoch 1's state survived the cancel, whole
+    resumed = train_keypoints(replace(cfg, resume=True), phantom_samples)
+    straight = train_keypoints(replace(cfg, output=str(tmp_path / "s.safetensors")), phantom_samples)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[0]["loss"] == straight.history[0]["loss"]
+    assert resumed.history[1]["loss"] == pytest.approx(straight.history[1]["loss"], rel=1e-4)
+    assert not state.exists()  # a finished run removes its state
+
+
+def test_warm_start_uses_the_checkpoint_architecture(tmp_path, tiny_model, phantom_samples):
+    r = train_keypoints(_cfg(tmp_path, init_from=str(tiny_model.checkpoint), backbone="resnet18"), phantom_samples)
+    meta = read_sidecar(r.checkpoint)
+    assert meta["stage1"]["backbone"] == "test_resnet"
+    assert meta["warm_start"] == str(tiny_model.checkpoint)
+
+
+def test_regression_head_trains(tmp_path, phantom_samples):
+    r = train_keypoints(_cfg(tmp_path, head="regression"), phantom_samples)
+    assert json.loads(r.checkpoint.with_suffix(".json").read_text())["stage2"]["head"] == "regression"
+
+
+def test_no_training_images_is_a_clear_error(tmp_path, phantom_samples):
+    with pytest.raises(ValueError, match="no labelled images in the training split"):
+        train_keypoints(_cfg(tmp_path), [s for s in phantom_samples if s.split == "val"])
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(epochs=0), "epochs"), (dict(input_size=100), "input_size"), (dict(lr=-1.0), "lr"),
+    (dict(backbone="nope"), "nope"), (dict(head="mlp"), "head"), (dict(output="x.pt"), "output"),
+    (dict(crop_factor=50.0), "crop_factor"),
+])
+def test_config_errors_name_the_field(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**bad)
+
+
+def test_trains_from_a_phantom_folder(tmp_path, phantom_folder):
+    r = train_keypoints(_cfg(tmp_path), phantom_folder)
+    assert read_sidecar(r.checkpoint)["trained_on"] == "phantoms"
