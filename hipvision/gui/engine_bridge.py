@@ -59,9 +59,12 @@ class EngineBridge(QObject):
         self.retrain_action.setShortcut(QKeySequence("Ctrl+T"))
         self.retrain_action.setStatusTip("Train a new model from the edited and verified images (in the background)")
         self.retrain_action.triggered.connect(self.retrain)
+        self.generate_action = QAction("&Synthetic images…", w)
+        self.generate_action.setStatusTip("Train a diffusion generator, or add generated images to the training split")
+        self.generate_action.triggered.connect(self.open_generate_dialog)
         self.cancel_action = QAction("&Cancel running jobs", w)
         self.cancel_action.triggered.connect(self.engine.cancel_all)
-        for a in (self.predict_all_action, self.retrain_action, self.cancel_action):
+        for a in (self.predict_all_action, self.retrain_action, self.generate_action, self.cancel_action):
             menu.addAction(a)
             w.actions[a.text().replace("&", "").split()[0].lower() + "_job"] = a
         toolbar = w.findChild(QToolBar, "main_toolbar")
@@ -72,6 +75,7 @@ class EngineBridge(QObject):
     def _update_actions(self) -> None:
         has_project = self.window.project is not None
         self.predict_all_action.setEnabled(has_project)
+        self.generate_action.setEnabled(has_project)
         self.retrain_action.setEnabled(has_project and self.retrain_job_id is None)
 
     def _on_project_opened(self, project) -> None:
@@ -129,6 +133,27 @@ class EngineBridge(QObject):
         self.jobs_dock.raise_()
         self._update_actions()
 
+    def open_generate_dialog(self) -> None:
+        from hipvision.gui.generate_dialog import GenerateDialog
+
+        folder = self._project_dir()
+        if folder is None:
+            return
+        sd = self.window.settings.sd_base_dir
+        dialog = GenerateDialog(folder, device=self._device(), sd_base_dir=None if sd is None else str(sd),
+                                parent=self.window)
+        if dialog.exec() == dialog.DialogCode.Accepted and dialog.request is not None:
+            self.submit_generate(dialog.request)
+
+    def submit_generate(self, request):
+        jobs = _app_jobs()
+        fn = jobs.train_generator_job if request.train else jobs.generate_job
+        job = self.engine.submit("generate", fn, jobs.GeneratorJob(**request.params), title=request.title,
+                                 hooks=("preview",))
+        self.jobs_panel.add_job(job)
+        self.jobs_dock.raise_()
+        return job
+
     def _on_finished(self, job_id: int, result) -> None:
         job = self.engine.jobs.get(job_id)
         if job is None or not isinstance(result, dict):
@@ -142,6 +167,10 @@ class EngineBridge(QObject):
                 self.window.show_status(f"Prediction failed: {result['failed'][0][1]}")
             else:
                 self.window.show_status(f"Predicted by model {result.get('model_id')}")
+        if job.kind == "generate":
+            if result.get("generated"):
+                self.window._reload_list()  # new synthetic images in the training split
+            self.window.show_status(result.get("summary") or f"{job.title}: done")
         if job.kind == "retrain":
             self.retrain_job_id = None
             self.last_retrain = result

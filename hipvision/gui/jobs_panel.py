@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
+
+MAX_PREVIEWS = 32
 
 from hipvision.gui.engine import Engine
 
@@ -83,12 +87,22 @@ class JobsPanel(QWidget):
                                   "edited and verified images; the active model stays until a better one exists.")
         self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: #8a8a8a")
+        # Generated images stream in here, newest first, as the generator makes them.
+        self.previews = QListWidget()
+        self.previews.setViewMode(QListView.ViewMode.IconMode)
+        self.previews.setIconSize(QSize(96, 96))
+        self.previews.setFlow(QListView.Flow.LeftToRight)
+        self.previews.setWrapping(False)
+        self.previews.setFixedHeight(130)
+        self.previews.hide()
         lay = QVBoxLayout(self)
         lay.addWidget(self.placeholder)
         lay.addLayout(self.rows_box)
+        lay.addWidget(self.previews)
         lay.addWidget(self.plot, 1)
         engine.progress.connect(self._on_progress)
         engine.metrics.connect(self._on_metrics)
+        engine.preview.connect(self._on_preview)
         engine.finished.connect(lambda jid, result: self._end(jid, "finished", True))
         engine.failed.connect(lambda jid, msg, tb: self._end(jid, f"failed: {msg}", False))
         engine.cancelled.connect(lambda jid: self._end(jid, "cancelled — nothing was changed", False))
@@ -119,6 +133,19 @@ class JobsPanel(QWidget):
                 ys.append(float(values[name]))
         self.loss_curve.setData(*self._series.get("loss", ([], [])))
         self.mae_curve.setData(*self._series.get("val_na_mae", ([], [])))
+
+    def _on_preview(self, job_id: int, image, caption: str) -> None:
+        arr = np.ascontiguousarray(np.asarray(image))
+        if arr.ndim != 2 or arr.dtype != np.uint8:
+            return  # previews are grayscale uint8 radiographs; anything else is not ours to show
+        h, w = arr.shape
+        qimg = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(qimg)), caption[:40])
+        item.setToolTip(caption)
+        self.previews.insertItem(0, item)
+        while self.previews.count() > MAX_PREVIEWS:
+            self.previews.takeItem(self.previews.count() - 1)
+        self.previews.show()
 
     def _end(self, job_id: int, text: str, ok: bool) -> None:
         if (row := self.rows.get(job_id)) is not None:

@@ -178,3 +178,46 @@ def _remove_checkpoint(weights: Path) -> None:
 
     for p in (weights, sidecar_path(weights), _state_path(weights)):
         Path(p).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class GeneratorJob:
+    """What the Generate dialog asks for, as plain values; the diffusion configs (which
+    validate every field) are built from it in the engine thread."""
+
+    project_dir: str
+    method: str
+    device: str = "auto"
+    # training
+    resolution: int = 128
+    epochs: int = 50
+    base_model: str | None = None
+    # sampling
+    n: int = 16
+    scheduler: str = "ddim"
+    steps: int = 25
+    na_dist: str = "uniform:75:115"
+    seed: int = 0
+    extra: dict = field(default_factory=dict)  # further DenoiserTrainConfig fields (tests: tiny settings)
+
+
+def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
+    from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
+    from hipvision.ml.diffusion.training import DenoiserTrainConfig
+
+    train = DenoiserTrainConfig(resolution=config.resolution, epochs=config.epochs, seed=config.seed,
+                                device=config.device, **config.extra)
+    result = train_generator(GeneratorTrainConfig(project=config.project_dir, method=config.method, train=train,
+                                                  base_model=config.base_model),
+                             progress=progress, cancel=cancel, preview=preview)
+    return {"trained": config.method, "result": str(result)}
+
+
+def generate_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
+    from hipvision.ml.diffusion.generation import GenerateConfig, generate_into_project
+
+    report = generate_into_project(
+        GenerateConfig(project=config.project_dir, method=config.method, n=config.n, seed=config.seed,
+                       scheduler=config.scheduler, steps=config.steps, na_dist=config.na_dist, device=config.device),
+        progress=progress, cancel=cancel, preview=preview)
+    return {"generated": list(report.accepted), "rejected": report.rejected, "summary": report.summary()}

@@ -149,3 +149,50 @@ def test_closing_the_window_during_a_job_exits_cleanly(qtbot, project_dir):
         assert p.integrity_check() == "ok"
         assert p.active_model().id == active_before.id
         assert [m.id for m in p.models()] == [m.id for m in models_before]
+
+
+def test_generate_dialog_trains_then_generates_labelled_images_with_previews(qtbot, project_dir):
+    from hipvision.gui.generate_dialog import GenerateDialog
+
+    win, bridge = bridge_window(qtbot, project_dir)
+    tiny = {"unet_size": "tiny", "batch_size": 8, "max_steps": 3, "warmup_steps": 1, "checkpoint_every": 0}
+    dialog = GenerateDialog(str(project_dir), device="cpu")
+    qtbot.addWidget(dialog)
+    dialog.method.setCurrentIndex(0)  # conditional
+    dialog.train_radio.setChecked(True)
+    dialog.resolution.setCurrentText("64")
+    request = dialog.build_request()
+    request = type(request)(request.train, {**request.params, "resolution": 32, "extra": tiny}, request.title)
+    is_generate = lambda jid, r: bridge.engine.jobs[jid].kind == "generate"  # noqa: E731 - not a predict job
+    with qtbot.waitSignal(bridge.engine.finished, timeout=240_000, check_params_cb=is_generate):
+        bridge.submit_generate(request)
+
+    dialog.generate_radio.setChecked(True)
+    dialog.count.setValue(3)
+    dialog.steps.setValue(2)
+    request = dialog.build_request()
+    previews = []
+    bridge.engine.preview.connect(lambda jid, img, cap: previews.append(cap))
+    before = len(win.project.images())
+    with qtbot.waitSignal(bridge.engine.finished, timeout=240_000, check_params_cb=is_generate) as blocker:
+        bridge.submit_generate(request)
+    result = blocker.args[1]
+    qtbot.waitUntil(lambda: len(previews) == 3, timeout=5_000)
+    assert bridge.jobs_panel.previews.count() >= 3
+    added = [win.project.image(i) for i in result["generated"]]
+    assert len(added) + result["rejected"] == 3
+    assert all(r.source == "synthetic" and r.split == "train" for r in added)
+    for rec in added:  # labelled method: each accepted image carries its condition as its labels
+        info = win.project.synthetic_info(rec.id)
+        assert info.method == "conditional" and win.project.current_landmarks(rec.id) == info.condition
+    qtbot.waitUntil(lambda: win.image_list.tree.topLevelItemCount() == before + len(added), timeout=5_000)
+
+
+def test_generate_dialog_rejects_a_malformed_na_distribution(qtbot, project_dir):
+    from hipvision.gui.generate_dialog import GenerateDialog
+
+    dialog = GenerateDialog(str(project_dir))
+    qtbot.addWidget(dialog)
+    dialog.na_dist.setText("lots of dysplasia")
+    dialog.accept()
+    assert dialog.request is None and "uniform:75:115" in dialog.error.text()

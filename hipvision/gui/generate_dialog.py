@@ -1,0 +1,116 @@
+"""Generate dialog: train a diffusion generator on the project, or generate synthetic
+training images with it. It only collects plain parameters (hipvision.ml.app_jobs.GeneratorJob
+builds the ml configs in the engine thread, so torch never loads on the GUI thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QRadioButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+METHODS = (("conditional", "Labelled (landmark-conditioned DDPM) — images come with exact labels"),
+           ("ddpm", "DDPM (unconditional) — pre-labelled by the model, for review"),
+           ("dreambooth", "DreamBooth LoRA on a Stable Diffusion folder — for review"))
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    train: bool  # True: train the generator; False: generate images with it
+    params: dict  # GeneratorJob fields
+    title: str
+
+
+class GenerateDialog(QDialog):
+    def __init__(self, project_dir: str, *, device: str = "auto", sd_base_dir: str | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Synthetic training images")
+        self.project_dir = project_dir
+        self.device = device
+        self.sd_base_dir = sd_base_dir
+        self.request: GenerateRequest | None = None
+        self.method = QComboBox()
+        for key, text in METHODS:
+            self.method.addItem(text, key)
+        self.train_radio = QRadioButton("Train the generator on this project's real training images")
+        self.generate_radio = QRadioButton("Generate images into the project (training split only)")
+        self.generate_radio.setChecked(True)
+        self.count = QSpinBox()
+        self.count.setRange(1, 5000)
+        self.count.setValue(16)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1000)
+        self.steps.setValue(25)
+        self.scheduler = QComboBox()
+        self.scheduler.addItems(["ddim", "ddpm"])
+        self.scheduler.setToolTip("DDIM: few steps (fast). DDPM: 1000 steps, as in the poster.")
+        self.na_dist = QLineEdit("uniform:75:115")
+        self.na_dist.setToolTip("NA of the generated hips: uniform:LO:HI or normal:MEAN:SD (degrees). "
+                                "More dysplastic hips than the data has: e.g. uniform:70:100")
+        self.resolution = QComboBox()
+        self.resolution.addItems(["64", "128", "256", "512"])  # powers of two: the UNet halves them
+        self.resolution.setCurrentText("128")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10000)
+        self.epochs.setValue(50)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #e57373")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow(self.train_radio)
+        form.addRow(self.generate_radio)
+        form.addRow("Images", self.count)
+        form.addRow("NA distribution", self.na_dist)
+        form.addRow("Sampler", self.scheduler)
+        form.addRow("Denoising steps", self.steps)
+        form.addRow("Training resolution (px)", self.resolution)
+        form.addRow("Training epochs", self.epochs)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        box.addWidget(buttons)
+        for w in (self.method, self.train_radio, self.generate_radio):
+            (w.currentIndexChanged if isinstance(w, QComboBox) else w.toggled).connect(self._update)
+        self._update()
+
+    def _rows(self) -> dict[str, QWidget]:
+        return {"count": self.count, "na": self.na_dist, "sched": self.scheduler, "steps": self.steps,
+                "res": self.resolution, "epochs": self.epochs}
+
+    def _update(self, *_) -> None:
+        train = self.train_radio.isChecked()
+        conditional = self.method.currentData() == "conditional"
+        form: QFormLayout = self.layout().itemAt(0).layout()
+        visible = {"count": not train, "na": not train and conditional, "sched": not train, "steps": not train,
+                   "res": train and self.method.currentData() != "dreambooth", "epochs": train}
+        for key, widget in self._rows().items():
+            form.setRowVisible(widget, visible[key])
+
+    def build_request(self) -> GenerateRequest:
+        """The job's parameters; raises ValueError naming the field on bad input."""
+        method = self.method.currentData()
+        train = self.train_radio.isChecked()
+        params = {"project_dir": self.project_dir, "method": method, "device": self.device}
+        if train:
+            params.update(resolution=int(self.resolution.currentText()), epochs=self.epochs.value(),
+                          base_model=self.sd_base_dir)
+            return GenerateRequest(True, params, f"Train {method} generator")
+        na = self.na_dist.text().strip()
+        if method == "conditional" and (len(na.split(":")) != 3 or na.split(":")[0] not in ("uniform", "normal")):
+            raise ValueError(f"NA distribution must look like uniform:75:115 or normal:95:8, got {na!r}")
+        params.update(n=self.count.value(), scheduler=self.scheduler.currentText(), steps=self.steps.value(),
+                      na_dist=na)
+        return GenerateRequest(False, params, f"Generate {params['n']} {method} images")
+
+    def accept(self) -> None:
+        try:
+            self.request = self.build_request()
+        except (ValueError, TypeError) as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()
