@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from hipvision.core.jobs import CancelToken, Cancelled, EtaEstimator
 
@@ -84,9 +84,20 @@ class _Worker(QObject):
 
 
 class Engine(QObject):
-    """Queue jobs with `submit`; listen to the signals; `shutdown()` on close."""
+    """Queue jobs with `submit`; listen to the signals; `shutdown()` on close.
+
+    The public signals are the Engine's own, relayed from the worker with queued
+    connections: they are emitted in the GUI thread, so any listener (a widget, a test's
+    waitSignal) runs there, never in the worker thread."""
 
     _enqueue = Signal(object)
+    started = Signal(int)
+    progress = Signal(int, float, float, str, object)  # job id, done, total, message, eta seconds | None
+    metrics = Signal(int, int, object)  # job id, epoch, {name: value}
+    preview = Signal(int, object, str)  # job id, numpy uint8 image, caption
+    finished = Signal(int, object)  # job id, result
+    failed = Signal(int, str, str)  # job id, message, traceback
+    cancelled = Signal(int)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -99,9 +110,10 @@ class Engine(QObject):
         self.jobs: dict[int, Job] = {}
         self.active: set[int] = set()
         w = self._worker
-        self.started, self.progress, self.metrics = w.started, w.progress, w.metrics
-        self.preview, self.finished, self.failed, self.cancelled = w.preview, w.finished, w.failed, w.cancelled
-        for sig in (w.finished, w.failed, w.cancelled):
+        for name in ("started", "progress", "metrics", "preview", "finished", "failed", "cancelled"):
+            getattr(w, name).connect(getattr(self, name), Qt.ConnectionType.QueuedConnection)
+        # Connected before any listener: a job is no longer active when its listeners hear of it.
+        for sig in (self.finished, self.failed, self.cancelled):
             sig.connect(self._forget)
         self._thread.start()
 
