@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from hipvision.core.atomic import atomic_path
@@ -120,10 +120,13 @@ def run(folder: str | Path | None = None, *, screenshot: str | Path | None = Non
                 print(f"hipvision gui: {exc}", file=sys.stderr)
                 result["rc"] = 2
             win.close()
-            app.quit()
+            loop.quit()
 
+        # A local loop, not app.exec()/app.quit(): quitting the application would leave it
+        # in a quitting state for whoever runs events next (a test session, an embedding app).
+        loop = QEventLoop()
         # After the first layout pass and paint: the docks and the canvas need their sizes.
         QTimer.singleShot(300, shoot)
-        app.exec()
+        loop.exec()
         return result["rc"]
     return app.exec()
