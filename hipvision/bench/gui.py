@@ -33,6 +33,10 @@ def add_arguments(p) -> None:
     p.add_argument("--moves", type=int, default=80, help="mouse moves in the timed drag (default 80)")
     p.add_argument("--switches", type=int, default=4, help="image switches of each kind (default 4)")
     p.add_argument("--keep", metavar="DIR", help="build the test project here and keep it")
+    p.add_argument("--retrain-images", type=int, default=200,
+                   help="also time a one-click retrain on this many phantom images and the event-loop stall "
+                        "while it trains (hipvision bench engine; 0 skips it; default 200)")
+    p.add_argument("--retrain-epochs", type=int, default=2, help="epochs of that retrain (default 2)")
 
 
 def _ms(values) -> str:
@@ -244,6 +248,14 @@ def run(args) -> int:
         ok = not torch_loaded
         if torch_loaded:
             print("FAIL: the GUI imported torch at start-up")
+        if args.retrain_images > 0:
+            from types import SimpleNamespace
+
+            from hipvision.bench import engine
+
+            engine_args = SimpleNamespace(images=args.retrain_images, size=1024, epochs=args.retrain_epochs,
+                                          seed=4242, keep=None)
+            ok = engine.run(engine_args) == 0 and ok
         return 0 if ok else 1
     finally:
         if tmp is not None:

@@ -453,14 +453,15 @@ class Project:
     def add_synthetic(self, file: str | os.PathLike, *, method: str, generator: str, seed: int,
                       landmarks: HipLandmarks | None, condition: HipLandmarks | None = None,
                       gate_score: float | None = None, header=None, sha256: str | None = None,
-                      label_author: str | None = None, confidence: dict | None = None) -> ImageRecord:
+                      label_author: str | None = None, confidence: dict | None = None,
+                      mapping: SideMapping | None = None) -> ImageRecord:
         """Register a generated image (already written under synthetic_dir) with its provenance.
 
         Labelled generators (conditional) pass `landmarks` with label_author 'generator:<method>'
         (status verified); unlabelled ones pass the model's pre-label with label_author
         'model:<id>' (status predicted: the review queue)."""
         with self.transaction() as c:
-            rec = self.add_image(file, header=header, sha256=sha256, source="synthetic", conn=c)
+            rec = self.add_image(file, header=header, sha256=sha256, source="synthetic", mapping=mapping, conn=c)
             c.execute(
                 "INSERT INTO synthetic(image_id, method, generator, seed, condition, gate_score, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",

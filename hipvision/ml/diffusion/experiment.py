@@ -163,6 +163,29 @@ def _contact_sheet(samples, path: Path, n: int = 8) -> None:
             write_bytes_atomic(path, buf.tobytes())
 
 
+def _reusable(ck: Path, tc, samples) -> dict | None:
+    """Metrics of an existing checkpoint trained with exactly `tc` on exactly `samples`
+    (so a re-run after a crash or with other synthetic settings skips it), else None."""
+    from hipvision.ml.checkpoint import CheckpointError, read_sidecar
+    from hipvision.ml.data import data_summary
+
+    try:
+        meta = read_sidecar(ck)
+    except CheckpointError:
+        return None
+    same_config = meta.get("train_config") == json.loads(json.dumps(tc.to_dict(), default=str))
+    same_data = meta.get("data_summary") == json.loads(json.dumps(data_summary(samples)))
+    try:
+        same_images = json.loads(_inputs_file(ck).read_text()) == sorted(s.name for s in samples)
+    except (OSError, ValueError):
+        return None
+    return dict(meta.get("metrics", {})) if same_config and same_data and same_images else None
+
+
+def _inputs_file(ck: Path) -> Path:
+    return ck.with_name(ck.stem + ".inputs.json")
+
+
 def choose_labelled(project, k: int | None, seed: int) -> list:
     """The experiment's labelled real training images: a seeded subset of k (all for None),
     as (ImageRecord, HipLandmarks) sorted by path. The same (project, k, seed) gives the same set."""
@@ -235,11 +258,17 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
             ck = out / "models" / f"{backbone}-{which}.safetensors"
             tc = replace(base_tc, backbone=backbone, output=str(ck), name=ck.stem)
             t = time.perf_counter()
-            res = train_keypoints(tc, samples, progress=say(f"{backbone} {which} synthetic"), cancel=cancel)
-            pred = Predictor.load(res.checkpoint, device=device, threads=config.threads)
+            metrics = _reusable(ck, tc, samples) if which == "without" else None
+            if metrics is None:
+                res = train_keypoints(tc, samples, progress=say(f"{backbone} {which} synthetic"), cancel=cancel)
+                metrics, epochs_run = res.metrics, res.epochs_run
+                write_text_atomic(_inputs_file(ck), json.dumps(sorted(s.name for s in samples)))
+            else:  # an earlier run of this experiment trained exactly this model on exactly these images
+                epochs_run = config.epochs
+            pred = Predictor.load(ck, device=device, threads=config.threads)
             rep = evaluate(pred, test, splits=("test",), cancel=cancel)
-            steps = (per_epoch // min(config.batch_size, per_epoch)) * res.epochs_run  # as train_keypoints counts
-            return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), res.val_na_mae, steps,
+            steps = (per_epoch // min(config.batch_size, per_epoch)) * epochs_run  # as train_keypoints counts
+            return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), metrics.get("val_na_mae"), steps,
                              time.perf_counter() - t, str(ck))
 
         for bb in config.backbones:
@@ -249,11 +278,11 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         gate = None
         if config.gate:
             gp = Predictor.load(arms[0].checkpoint, device=device, threads=config.threads)
-            # A model trained on a few dozen images is itself several degrees off: widen the
-            # limits to what its own validation error explains, so the gate rejects generator
-            # failures rather than the model's mistakes (at most 3x: a gate model worse than that
-            # cannot vouch for anything, and the report says how many images it let through).
-            k = min(3.0, max(1.0, 2.5 * (arms[0].val_na_mae or 0.0) / config.gate_config.max_na_deg))
+            # Scale the limits to what the gate model's own validation error explains (2.5x its
+            # NA MAE): a model a few degrees off must not reject good images for its own mistakes,
+            # and an accurate one can hold the labels to its accuracy. Clamped to 0.5-3x the
+            # configured limits; the report states the limits used.
+            k = min(3.0, max(0.5, 2.5 * (arms[0].val_na_mae or 0.0) / config.gate_config.max_na_deg))
             gate_cfg = replace(config.gate_config, max_na_deg=config.gate_config.max_na_deg * k,
                                max_point_radii=config.gate_config.max_point_radii * k)
             gate = Gate(lambda im, mp: gp.predict(np.asarray(im, np.float32), mp), gate_cfg, model_id=gp.model_id)

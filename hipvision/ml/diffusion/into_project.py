@@ -57,11 +57,8 @@ def save_generated(project, image: np.ndarray, *, method: str, generator: str, s
         rec = project.add_synthetic(path, method=method, generator=generator, seed=int(seed), landmarks=landmarks,
                                     condition=condition, gate_score=gate_score, header=header,
                                     sha256=hashlib.sha256(data).hexdigest(), label_author=label_author,
-                                    confidence=confidence)
+                                    confidence=confidence, mapping=mapping)
     except BaseException:
         path.unlink(missing_ok=True)  # no orphan file when the row could not be written
         raise
-    if mapping is not None and mapping != rec.mapping:
-        project.set_mapping(rec.id, mapping)
-        rec = project.image(rec.id)
     return rec
