@@ -100,7 +100,8 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "weights_dtype": "float16" if half else "float32",
         "stage1": bundle.stage1.spec.to_dict(),
         "stage2": bundle.stage2.spec.to_dict() if bundle.stage2 is not None else None,
-        "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters},
+        "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters,
+                     "crop_views": bundle.options.crop_views},
         "landmark_schema": LANDMARK_SCHEMA,
     })
     meta.setdefault("model_id", path.stem)
@@ -145,7 +146,8 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
         s1 = NetSpec.from_dict(meta["stage1"])
         s2 = NetSpec.from_dict(meta["stage2"]) if meta.get("stage2") else None
         p = meta["pipeline"]
-        options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]))
+        options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]),
+                                  crop_views=int(p.get("crop_views", 1)))
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(sidecar_path(path), f"sidecar describes no valid model: {exc}") from None
     try:

@@ -72,12 +72,24 @@ class PipelineOptions:
     crop_factor: float = 6.0  # crop side in head radii (the rim sits up to ~2.3 radii away)
     refine_iters: int = 2
     tta: bool = True
+    crop_views: int = 1  # final-iteration crops per hip, shifted by a tenth of a radius, averaged
 
     def __post_init__(self) -> None:
         if not 2.0 <= self.crop_factor <= 16.0:
             raise ValueError(f"crop_factor must be in 2..16, got {self.crop_factor!r}")
         if not isinstance(self.refine_iters, int) or not 1 <= self.refine_iters <= 5:
             raise ValueError(f"refine_iters must be an int in 1..5, got {self.refine_iters!r}")
+        if not isinstance(self.crop_views, int) or not 1 <= self.crop_views <= 9:
+            raise ValueError(f"crop_views must be an int in 1..9, got {self.crop_views!r}")
+
+
+def _view_offsets(n: int) -> np.ndarray:
+    """(n, 2) crop-centre offsets in head radii, in the canonical (image-right hip) frame."""
+    out = [(0.0, 0.0)]
+    for v in range(1, n):
+        t = 2 * math.pi * (v - 1) / (n - 1)
+        out.append((0.1 * math.cos(t), 0.1 * math.sin(t)))
+    return np.array(out)
 
 
 @dataclass
@@ -150,22 +162,33 @@ def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list,
             hips[i, h, 2] = _sane_radius(hips[i, h, 2], sources[i].full_size)
     if stage2 is not None:
         size = stage2.spec.input_size
-        for _ in range(options.refine_iters):
-            crops, maps = [], []
+        for it in range(options.refine_iters):
+            # Several slightly shifted views on the last pass average out the network's
+            # dependence on where exactly the crop falls. Offsets are mirrored for the
+            # image-left hip, so the pipeline stays exactly mirror-equivariant.
+            offsets = _view_offsets(options.crop_views if it == options.refine_iters - 1 else 1)
+            crops, maps, owner = [], [], []
             for i, src in enumerate(sources):
                 for h in range(2):
                     hx, hy, r = hips[i, h, :3]
-                    m = crop_affine(hx, hy, options.crop_factor * r, size, mirror=(h == 0))
-                    crops.append(src.crop(m, size))
-                    maps.append(m)
+                    for dx, dy in offsets:
+                        cx = hx + (-dx if h == 0 else dx) * r
+                        m = crop_affine(cx, hy + dy * r, options.crop_factor * r, size, mirror=(h == 0))
+                        crops.append(src.crop(m, size))
+                        maps.append(m)
+                        owner.append((i, h))
             pts, rad, spr = _forward(stage2, crops, device)
-            new = hips.copy()
+            acc = np.zeros((n, 2, 5))
+            acc_spread = np.zeros((n, 2, 2))
             for j, m in enumerate(maps):
-                i, h = divmod(j, 2)
+                i, h = owner[j]
                 p = m.inverse().apply(pts[j])
-                new[i, h] = [p[0, 0], p[0, 1], _sane_radius(rad[j, 0] / m.scale, sources[i].full_size), p[1, 0], p[1, 1]]
+                acc[i, h] += [p[0, 0], p[0, 1], _sane_radius(rad[j, 0] / m.scale, sources[i].full_size), p[1, 0], p[1, 1]]
                 if spr is not None:
-                    spread[i, h] = spr[j]
+                    acc_spread[i, h] += spr[j]
+            new = acc / len(offsets)
+            if spr is not None:
+                spread = acc_spread / len(offsets)
             r = np.maximum(hips[:, :, 2], 1e-6)
             shift[:, :, 0] = np.hypot(new[:, :, 0] - hips[:, :, 0], new[:, :, 1] - hips[:, :, 1]) / r
             shift[:, :, 1] = np.hypot(new[:, :, 3] - hips[:, :, 3], new[:, :, 4] - hips[:, :, 4]) / r

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from hipvision.cli import main
 from hipvision.core.interchange import read_csv
 from tests.ml.conftest import phantom_cases, phantom_folder, phantom_samples, tiny_model  # noqa: F401 (fixtures)

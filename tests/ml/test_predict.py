@@ -1,7 +1,5 @@
 """Predictor: exact mapping back to full-image pixels, flip TTA, sides, batches, confidence."""
 
-import math
-
 import cv2
 import numpy as np
 import pytest
@@ -135,9 +133,15 @@ def test_default_model_is_confident_on_a_phantom_and_not_on_noise():
     assert p.trained_on == "phantoms" and "synthetic phantoms" in p.description
     case = render_phantom(424242, PhantomConfig(size=1024))
     good = p.predict(case.pixels)
-    noise = p.predict(np.random.default_rng(0).random((900, 1000)).astype(np.float32))
-    assert min(good.confidence.values()) > max(noise.confidence.values())
-    assert not good.low_confidence and len(noise.low_confidence) >= 4
     for side in ("left", "right"):
         assert good.na[side] == pytest.approx(case.landmarks.norberg_angle(side), abs=3.0)
-    assert math.isfinite(noise.na["left"])
+    assert not good.low_confidence and min(good.confidence.values()) > 0.8
+    junk = {
+        "noise": np.random.default_rng(0).random((900, 1000)).astype(np.float32),
+        "blank": np.zeros((800, 800), np.float32),
+        "pelvis upside down": np.ascontiguousarray(case.pixels[::-1]).astype(np.float32),
+    }
+    for what, img in junk.items():
+        bad = p.predict(img)
+        assert max(bad.confidence.values()) < min(good.confidence.values()), what
+        assert len(bad.low_confidence) >= 4, (what, bad.confidence)
