@@ -177,8 +177,7 @@ def resolve_samples(project_or_samples, config: TrainConfig) -> tuple[list[Sampl
     samples = list(project_or_samples)
     if not all(isinstance(s, Sample) for s in samples):
         raise TypeError("train_keypoints needs a Project, a folder path, or a list of Sample")
-    on = "phantoms" if samples and all(s.source == "phantom" for s in samples) else "samples"
-    return samples, on, None
+    return samples, "samples", None
 
 
 def guess_trained_on(folder: Path) -> str:
