@@ -57,18 +57,9 @@ def register(sub) -> None:
 
 
 def _bar(desc: str):
-    from tqdm import tqdm
+    from hipvision.commands._progress import tqdm_progress
 
-    bar = tqdm(desc=desc, unit="step", leave=False, dynamic_ncols=True)
-
-    def progress(done, total, msg):
-        if bar.total != total:
-            bar.reset(total=total)
-        bar.n = done
-        bar.set_postfix_str(msg, refresh=False)
-        bar.refresh()
-
-    return bar, progress
+    return tqdm_progress(desc)
 
 
 def _train_config(args):

@@ -82,14 +82,9 @@ def run(args) -> int:
     if args.init_from and args.backbone:
         print("note: --init-from uses the architecture of that model; --backbone is ignored", file=sys.stderr)
 
-    bar = tqdm(total=1, unit="step", desc="train", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+    from hipvision.commands._progress import tqdm_progress
 
-    def progress(done, total, msg):
-        if bar.total != total:
-            bar.reset(total=total)
-        bar.n = done
-        bar.set_postfix_str(msg, refresh=False)
-        bar.refresh()
+    bar, progress = tqdm_progress("train", disable=args.quiet)
 
     def metrics(epoch, values):
         v = values.get("val_na_mae", values.get("train_na_mae"))

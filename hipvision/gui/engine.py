@@ -43,7 +43,9 @@ def friendly_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, RuntimeError, OSError)) else text
 
 
-class _Worker(QObject):
+class _JobSignals(QObject):
+    """The job signals, declared once: the worker emits them, the Engine relays them."""
+
     started = Signal(int)
     progress = Signal(int, float, float, str, object)  # job id, done, total, message, eta seconds | None
     metrics = Signal(int, int, object)  # job id, epoch, {name: value}
@@ -51,6 +53,11 @@ class _Worker(QObject):
     finished = Signal(int, object)  # job id, result
     failed = Signal(int, str, str)  # job id, message, traceback
     cancelled = Signal(int)
+
+    SIGNALS = ("started", "progress", "metrics", "preview", "finished", "failed", "cancelled")
+
+
+class _Worker(_JobSignals):
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -83,7 +90,7 @@ class _Worker(QObject):
                 self.finished.emit(job.id, result)
 
 
-class Engine(QObject):
+class Engine(_JobSignals):
     """Queue jobs with `submit`; listen to the signals; `shutdown()` on close.
 
     The public signals are the Engine's own, relayed from the worker with queued
@@ -91,13 +98,6 @@ class Engine(QObject):
     waitSignal) runs there, never in the worker thread."""
 
     _enqueue = Signal(object)
-    started = Signal(int)
-    progress = Signal(int, float, float, str, object)  # job id, done, total, message, eta seconds | None
-    metrics = Signal(int, int, object)  # job id, epoch, {name: value}
-    preview = Signal(int, object, str)  # job id, numpy uint8 image, caption
-    finished = Signal(int, object)  # job id, result
-    failed = Signal(int, str, str)  # job id, message, traceback
-    cancelled = Signal(int)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -110,7 +110,7 @@ class Engine(QObject):
         self.jobs: dict[int, Job] = {}
         self.active: set[int] = set()
         w = self._worker
-        for name in ("started", "progress", "metrics", "preview", "finished", "failed", "cancelled"):
+        for name in self.SIGNALS:
             getattr(w, name).connect(getattr(self, name), Qt.ConnectionType.QueuedConnection)
         # Connected before any listener: a job is no longer active when its listeners hear of it.
         for sig in (self.finished, self.failed, self.cancelled):
