@@ -18,13 +18,24 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--synthetic", type=int, default=120, help="synthetic images for the 'with' arm")
     p.add_argument("--labelled", type=int, default=40, help="labelled real training images (0 = all)")
+    p.add_argument("--more-real", type=int, default=0, metavar="N",
+                   help="also train each backbone on the labelled images plus N other REAL training images "
+                        "(same budget): the reference that shows what more real data would give")
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--synthetic-share", type=float, metavar="F",
+                   help="share of each epoch's samples that are synthetic in the 'with' arm "
+                        "(default: in proportion to their count)")
+    p.add_argument("--synthetic-until", type=float, default=1.0, metavar="F",
+                   help="share of the epochs that use synthetic images; the rest fine-tune on real images only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--input-size", type=int, default=256, help="keypoint stage-1 input")
     p.add_argument("--crop-size", type=int, default=96, help="keypoint stage-2 crop input")
     p.add_argument("--no-pretrained", action="store_true", help="random init (no ImageNet weights)")
     p.add_argument("--generator", help="use this trained conditional generator instead of training one")
+    p.add_argument("--external-test", metavar="FOLDER",
+                   help="also measure every model on this labelled folder (annotations.json) of real images "
+                        "none of them trained on: an independent test set larger than the project's test split")
     p.add_argument("--gen-resolution", type=int, default=64, help="generator crop resolution")
     p.add_argument("--gen-size", default="small", choices=("tiny", "small", "base"))
     p.add_argument("--gen-steps", type=int, default=3000, help="generator optimisation steps")
@@ -48,9 +59,10 @@ def run(args) -> int:
                               checkpoint_every=1000, seed=args.seed, device=args.device)
     cfg = ExperimentConfig(
         backbones=tuple(args.backbones.split(",")), out=args.out, synthetic=args.synthetic,
-        labelled=args.labelled or None, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+        labelled=args.labelled or None, more_real=args.more_real, synthetic_share=args.synthetic_share,
+        synthetic_until=args.synthetic_until, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
         input_size=args.input_size, crop_size=args.crop_size, pretrained=not args.no_pretrained,
-        threads=args.threads, generator=args.generator, generator_train=gen, na_dist=args.na_dist,
+        threads=args.threads, generator=args.generator, external_test=args.external_test, generator_train=gen, na_dist=args.na_dist,
         sample_steps=args.sample_steps, guidance=args.guidance, gate=not args.no_gate, device=args.device)
     # The exact command goes into the report (only when this process was started as it).
     command = "hipvision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["experiment"] else ""

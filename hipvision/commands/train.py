@@ -29,6 +29,11 @@ def register(sub) -> None:
                    help="repeat small data sets (augmented) to at least this many samples per epoch")
     p.add_argument("--crops-per-hip", type=int, default=1, help="hip crops per hip per sample (stage 2)")
     p.add_argument("--ema", action="store_true", help="keep an exponential moving average of the weights")
+    p.add_argument("--synthetic-share", type=float, metavar="F",
+                   help="share of each epoch's samples drawn from the project's synthetic images "
+                        "(default: in proportion to their count)")
+    p.add_argument("--synthetic-until", type=float, default=1.0, metavar="F",
+                   help="share of the epochs that use synthetic images; the rest fine-tune on real images only")
     p.add_argument("--ema-decay", type=float, default=0.998)
     p.add_argument("--no-pretrained", action="store_true", help="random initialisation (no ImageNet weights)")
     p.add_argument("--init-from", help="warm start from this .safetensors model (its architecture is used)")
@@ -73,7 +78,8 @@ def run(args) -> int:
             backbone=args.backbone or "resnet18", stage2_backbone=args.stage2_backbone, head=args.head,
             epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, crop_size=args.crop_size,
             lr=args.lr, seed=args.seed, patience=args.patience, min_samples_per_epoch=args.min_samples_per_epoch,
-            ema=args.ema, ema_decay=args.ema_decay, crops_per_hip=args.crops_per_hip, pretrained=not args.no_pretrained, init_from=args.init_from, resume=args.resume,
+            ema=args.ema, ema_decay=args.ema_decay, crops_per_hip=args.crops_per_hip,
+            synthetic_share=args.synthetic_share, synthetic_until=args.synthetic_until, pretrained=not args.no_pretrained, init_from=args.init_from, resume=args.resume,
             output=args.out, name=args.name, device=args.device, threads=args.threads, num_workers=args.workers,
             trained_on=args.trained_on, save_half=args.half,
         )

@@ -237,16 +237,23 @@ class KeypointDataset:
         self.length = max(len(cache), int(length or 0))
         # Stage 2 decides the NA's precision and its crops are cheap: several per hip per step.
         self.crops_per_hip = int(crops_per_hip)
+        self.plan: list[int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def set_plan(self, plan: Sequence[int] | None) -> None:
+        """Sample i reads cached image plan[i] (None: i modulo the cache size)."""
+        if plan is not None and (len(plan) != self.length or not all(0 <= k < len(self.cache) for k in plan)):
+            raise ValueError(f"plan must hold {self.length} indices into {len(self.cache)} cached images")
+        self.plan = list(plan) if plan is not None else None
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        c = self.cache[index % len(self.cache)]
+        c = self.cache[self.plan[index] if self.plan is not None else index % len(self.cache)]
         img1, pts1, rad1 = stage1_example(c, self.stage1_size, rng, self.augment)
         crops, pts2, rad2 = [], [], []
         for hip in [0, 1] * self.crops_per_hip:

@@ -66,6 +66,9 @@ class TrainConfig:
     patience: int = 10  # epochs without a better validation NA MAE before stopping; 0: never stop early
     min_samples_per_epoch: int = 0  # small sets repeat (augmented) to at least this many samples an epoch
     crops_per_hip: int = 1  # stage-2 crops per hip per sample (differently jittered)
+    # Synthetic images (Sample.source == "synthetic"), when the data has any:
+    synthetic_share: float | None = None  # share of each epoch's samples (None: in proportion to their count)
+    synthetic_until: float = 1.0  # share of the epochs that use them; the rest fine-tune on real images only
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # mixed precision (CUDA only)
@@ -109,6 +112,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.ema_decay must be in (0, 1), got {self.ema_decay!r}")
         if not isinstance(self.crops_per_hip, int) or not 1 <= self.crops_per_hip <= 8:
             raise ValueError(f"TrainConfig.crops_per_hip must be an int in 1..8, got {self.crops_per_hip!r}")
+        if self.synthetic_share is not None and not 0.0 <= self.synthetic_share <= 1.0:
+            raise ValueError(f"TrainConfig.synthetic_share must be in [0, 1] or None, got {self.synthetic_share!r}")
+        if not 0.0 < self.synthetic_until <= 1.0:
+            raise ValueError(f"TrainConfig.synthetic_until must be in (0, 1], got {self.synthetic_until!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"TrainConfig.patience must be an int >= 0, got {self.patience!r}")
         if not isinstance(self.seed, int):
@@ -198,6 +205,27 @@ def _lr_lambda(total: int, warmup: int, min_ratio: float):
         t = min(1.0, (step - warmup) / max(1, total - warmup))
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
     return f
+
+
+def epoch_plan(synthetic: Sequence[bool], length: int, epoch: int, epochs: int, share: float | None,
+               until: float) -> list[int] | None:
+    """Which cached image each of an epoch's `length` samples reads, or None for the plain
+    cycle over all images. Real and synthetic images each cycle on their own, so a share can
+    be held whatever their counts; synthetic ones rotate across epochs so all get used.
+    Epochs past `until` x `epochs` read real images only: a synthetic-heavy start, then a
+    fine-tune on the real distribution, which the model is measured on."""
+    flags = np.asarray(synthetic, dtype=bool)
+    real, syn = np.flatnonzero(~flags), np.flatnonzero(flags)
+    if not len(syn) or not len(real):
+        return None
+    use = epoch < math.ceil(until * epochs - 1e-9)
+    if use and share is None:
+        return None
+    n_syn = int(round((share if use else 0.0) * length))
+    start = (epoch * n_syn) % len(syn)
+    plan = [int(real[i % len(real)]) for i in range(length - n_syn)]
+    plan += [int(syn[(start + i) % len(syn)]) for i in range(n_syn)]
+    return plan
 
 
 def _seed_everything(seed: int) -> None:
@@ -362,8 +390,11 @@ def train_keypoints(config: TrainConfig, project_or_samples, *, progress=None, c
     stopped_early = False
     step = start_epoch * steps_per_epoch
     epoch = start_epoch - 1
+    is_synthetic = [s.source == "synthetic" for s in train]
     for epoch in range(start_epoch, config.epochs):
         dataset.set_epoch(epoch)
+        dataset.set_plan(epoch_plan(is_synthetic, len(dataset), epoch, config.epochs, config.synthetic_share,
+                                    config.synthetic_until))
         perm = np.random.default_rng([config.seed, epoch, 7]).permutation(len(dataset))
         mine = perm[rank::world][: steps_per_epoch * bs]
         loader = torch.utils.data.DataLoader(dataset, batch_size=bs, sampler=mine.tolist(), num_workers=config.num_workers,

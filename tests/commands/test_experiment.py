@@ -19,7 +19,7 @@ def test_experiment_writes_the_table(tmp_path, capsys):
         test_names = {r.path for r in p.images(split="test")}
     out = tmp_path / "out"
     args = ["experiment", str(tmp_path / "p"), "--backbones", "test_resnet", "--out", str(out), "--synthetic", "3",
-            "--labelled", "5", "--epochs", "1", "--input-size", "64", "--crop-size", "64", "--gen-resolution", "32",
+            "--labelled", "5", "--more-real", "2", "--epochs", "1", "--input-size", "64", "--crop-size", "64", "--gen-resolution", "32",
             "--gen-size", "tiny", "--gen-steps", "2", "--sample-steps", "2", "--no-pretrained", "--no-gate",
             "--threads", "1"]
     assert main(args) == 0
@@ -32,7 +32,13 @@ def test_experiment_writes_the_table(tmp_path, capsys):
     assert float(rows[0]["mae_improvement_pct"]) == pytest.approx((mae0 - mae1) / mae0 * 100, abs=1e-3)
     info = json.loads((out / "experiment.json").read_text())
     arms = {a["arm"]: a for a in info["arms"]}
-    assert arms["without"]["steps"] == arms["with"]["steps"] > 0  # same budget
+    assert arms["without"]["steps"] == arms["with"]["steps"] == arms["more_real"]["steps"] > 0  # same budget
+    # the reference arm: 2 other real training images, never test ones, never synthetic
+    extra = set(info["more_real_images"])
+    assert len(extra) == 2 and not extra & set(info["chosen_images"]) and not extra & test_names
+    assert arms["more_real"]["synthetic"] == 0 and rows[0]["more_real"] == "2"
+    assert float(rows[0]["mae_more_real"]) == pytest.approx(arms["more_real"]["test"]["na_mae"], abs=1e-3)
+    assert "more real" in (out / "results.md").read_text()
     assert arms["with"]["synthetic"] == 3 and arms["without"]["synthetic"] == 0
     assert len(info["chosen_images"]) == 5 and not set(info["chosen_images"]) & test_names
     assert (out / "results.md").read_text().startswith("# Diffusion augmentation")
@@ -47,3 +53,34 @@ def test_experiment_writes_the_table(tmp_path, capsys):
     assert without.stat().st_mtime_ns == t0 and with_.stat().st_mtime_ns != t1
     again = {a["arm"]: a for a in json.loads((out / "experiment.json").read_text())["arms"]}
     assert again["without"]["test"] == arms["without"]["test"] and again["with"]["synthetic"] == 3
+
+    # Changing only how synthetic images are mixed in reuses the sampled images (and the
+    # real-only models); the "with" model is retrained with the new mix.
+    npz = out / "synthetic.npz"
+    t_npz, t1 = npz.stat().st_mtime_ns, with_.stat().st_mtime_ns
+    args2 = args + ["--na-dist", "uniform:80:90", "--synthetic-share", "0.5", "--synthetic-until", "0.5"]
+    assert main(args2) == 0
+    assert npz.stat().st_mtime_ns == t_npz and with_.stat().st_mtime_ns != t1
+    assert without.stat().st_mtime_ns == t0
+    from hipvision.ml.checkpoint import read_sidecar
+
+    tc = read_sidecar(with_)["train_config"]
+    assert tc["synthetic_share"] == 0.5 and tc["synthetic_until"] == 0.5
+    assert read_sidecar(without)["train_config"]["synthetic_until"] == 1.0
+
+    # The same run again trains nothing; an independent labelled folder is measured too, and
+    # its numbers are those `evaluate` gives for each model on that folder.
+    generate_phantoms(tmp_path / "ext", 3, seed=99, config=PhantomConfig(size=192))
+    t_with = with_.stat().st_mtime_ns
+    assert main(args2 + ["--external-test", str(tmp_path / "ext")]) == 0
+    assert with_.stat().st_mtime_ns == t_with and without.stat().st_mtime_ns == t0
+    from hipvision.ml.evaluate import evaluate
+    from hipvision.ml.predict import Predictor
+
+    row = next(csv.DictReader((out / "results.csv").open()))
+    assert row["ext_hips"] == "6"
+    for arm, col in (("without", "ext_mae_without"), ("with", "ext_mae_with"), ("more_real", "ext_mae_more_real")):
+        ck = out / "models" / f"test_resnet-{arm}.safetensors"
+        ref = evaluate(Predictor.load(ck, threads=1), tmp_path / "ext", splits=()).by_split["all"]["na_mae"]
+        assert float(row[col]) == pytest.approx(ref, abs=1e-3)
+    assert "Independent test set" in (out / "results.md").read_text()

@@ -112,3 +112,47 @@ def test_config_errors_name_the_field(bad, match):
 def test_trains_from_a_phantom_folder(tmp_path, phantom_folder):
     r = train_keypoints(_cfg(tmp_path), phantom_folder)
     assert read_sidecar(r.checkpoint)["trained_on"] == "phantoms"
+
+
+def test_epoch_plan_holds_the_synthetic_share_and_ends_on_real_images():
+    from hipvision.ml.train import epoch_plan
+
+    flags = [False] * 2 + [True] * 6  # 2 real, 6 synthetic
+    assert epoch_plan(flags, 16, 0, 4, None, 1.0) is None  # default: plain cycle over all images
+    assert epoch_plan([False] * 3, 16, 0, 4, 0.5, 0.5) is None  # nothing synthetic: nothing to plan
+    seen = set()
+    for epoch in range(2):  # the first half of 4 epochs uses synthetic images, half of every epoch
+        plan = epoch_plan(flags, 16, epoch, 4, 0.5, 0.5)
+        assert len(plan) == 16 and sum(k >= 2 for k in plan) == 8
+        assert plan.count(0) == plan.count(1) == 4  # the real images share their half evenly
+        seen |= {k for k in plan if k >= 2}
+    assert seen == set(range(2, 8))  # every synthetic image is used
+    for epoch in (2, 3):  # then fine-tuning on real images only
+        assert set(epoch_plan(flags, 16, epoch, 4, 0.5, 0.5)) == {0, 1}
+    assert set(epoch_plan(flags, 16, 3, 4, None, 0.75)) == {0, 1}
+
+
+def test_training_reads_synthetic_images_only_in_their_epochs(tmp_path, phantom_samples, monkeypatch):
+    import hipvision.ml.train as train_mod
+
+    real = [s for s in phantom_samples if s.split == "train"][:2]
+    syn = [replace(s, name=f"syn-{i}", source="synthetic") for i, s in enumerate(phantom_samples[2:6])]
+    val = [s for s in phantom_samples if s.split == "val"]
+    reads = []
+
+    class Spy(train_mod.KeypointDataset):
+        def __getitem__(self, index):
+            k = self.plan[index] if self.plan is not None else index % len(self.cache)
+            reads.append((self.epoch, k))
+            return super().__getitem__(index)
+
+    monkeypatch.setattr(train_mod, "KeypointDataset", Spy)
+    r = train_keypoints(_cfg(tmp_path, epochs=2, min_samples_per_epoch=8, synthetic_share=0.75, synthetic_until=0.5,
+                             patience=0), real + syn + val)
+    first = [k for e, k in reads if e == 0]
+    second = [k for e, k in reads if e == 1]
+    assert sum(k >= 2 for k in first) == 6 and len(first) == 8  # 3/4 synthetic in epoch 1
+    assert second and all(k < 2 for k in second)  # epoch 2 fine-tunes on the real images
+    assert read_sidecar(r.checkpoint)["train_config"]["synthetic_until"] == 0.5
+    with pytest.raises(ValueError, match="synthetic_share"):
+        TrainConfig(synthetic_share=1.5)

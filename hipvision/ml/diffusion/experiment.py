@@ -8,14 +8,15 @@ Protocol (so the comparison is fair and the numbers honest):
   optimisation steps (every epoch is padded to labelled + synthetic samples, the real-only run
   repeating its images under augmentation), so the only difference is the synthetic data;
 - synthetic images optionally pass the quality gate of the first backbone's real-only model
-  (trained on the same labelled images: nothing from val/test leaks in).
+  (trained on the same labelled images: nothing from val/test leaks in);
+- optionally (`more_real` > 0) a third arm per backbone trains on the labelled images plus that
+  many *other real* training images, same budget: the ceiling that more real data reaches, so a
+  reader can tell "synthetic images do not help" from "more data of any kind does not help".
 Writes results.md, results.csv and experiment.json (config, per-run metrics) to `out`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -26,8 +27,10 @@ import numpy as np
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import check_cancel
 from hipvision.ml.diffusion.conditional import ConditionalConfig
+from hipvision.ml.diffusion.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
+from hipvision.ml.diffusion.synthetic_cache import file_digest, key_digest, load_synthetic, save_synthetic
 from hipvision.ml.diffusion.training import DenoiserTrainConfig
 
 
@@ -37,6 +40,7 @@ class ExperimentConfig:
     out: Path | str
     synthetic: int = 120
     labelled: int | None = 40  # None: every labelled real training image
+    more_real: int = 0  # >0: also train each backbone with this many extra real training images
     seed: int = 0
     # keypoint training (identical for both arms)
     epochs: int = 10
@@ -45,9 +49,13 @@ class ExperimentConfig:
     crop_size: int = 96
     lr: float = 1e-3
     pretrained: bool = True
+    # how the "with" arm mixes synthetic images in (TrainConfig.synthetic_share / synthetic_until)
+    synthetic_share: float | None = None
+    synthetic_until: float = 1.0
     threads: int | None = None
     # the generator
     generator: Path | str | None = None  # an already trained conditional generator (else one is trained)
+    external_test: Path | str | None = None  # a labelled folder (annotations.json) measured besides the test split
     generator_train: DenoiserTrainConfig = field(default_factory=lambda: DenoiserTrainConfig(
         resolution=64, unet_size="small", batch_size=16, max_steps=3000, warmup_steps=200, checkpoint_every=1000))
     conditional: ConditionalConfig = field(default_factory=ConditionalConfig)
@@ -71,73 +79,15 @@ class ExperimentConfig:
         object.__setattr__(self, "backbones", bbs)
         if not isinstance(self.synthetic, int) or self.synthetic < 1:
             raise ValueError(f"synthetic: must be a positive integer, got {self.synthetic!r}")
+        if not isinstance(self.more_real, int) or self.more_real < 0:
+            raise ValueError(f"more_real: must be an integer >= 0, got {self.more_real!r}")
+        if self.more_real and self.labelled is None:
+            raise ValueError("more_real: needs --labelled K (with every image labelled there are no extra ones)")
         if self.labelled is not None and (not isinstance(self.labelled, int) or self.labelled < 2):
             raise ValueError(f"labelled: must be an integer >= 2 or None, got {self.labelled!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs: must be a positive integer, got {self.epochs!r}")
         NADistribution.parse(self.na_dist).check(PlausibilityLimits())
-
-
-@dataclass
-class ArmResult:
-    backbone: str
-    arm: str  # "without" | "with"
-    synthetic: int  # synthetic images used
-    test: dict  # summarise() of the real test split
-    val_na_mae: float | None
-    steps: int
-    seconds: float
-    checkpoint: str
-
-
-@dataclass
-class ExperimentResult:
-    rows: list[dict]  # per backbone: MAE/MAPE without and with, improvement %
-    arms: list[ArmResult]
-    labelled: int
-    synthetic_generated: int
-    synthetic_accepted: int
-    gate_rejections: dict
-    generator: str
-    gate: str  # which model gated the synthetic images, with its limits ("off" without a gate)
-    test_images: int
-    seconds: float
-    files: dict = field(default_factory=dict)
-
-    def markdown(self, command: str = "") -> str:
-        lines = ["# Diffusion augmentation: NA error on the real test split", ""]
-        if command:
-            lines += [f"Command: `{command}`", ""]
-        lines += [f"{self.labelled} labelled real training images; {self.synthetic_accepted} conditional synthetic "
-                  f"images ({self.synthetic_generated} generated, {self.synthetic_generated - self.synthetic_accepted} "
-                  f"rejected by the gate); {self.test_images} real test images; same seed and number of steps per "
-                  f"pair. Generator: {self.generator}. Gate: {self.gate}.", "",
-                  "| backbone | NA MAE without (°) | NA MAE with (°) | MAE change | NA MAPE without (%) | "
-                  "NA MAPE with (%) | MAPE change |", "|---|---|---|---|---|---|---|"]
-        for r in self.rows:
-            lines.append(f"| {r['backbone']} | {r['mae_without']:.2f} | {r['mae_with']:.2f} | "
-                         f"{-r['mae_improvement_pct']:+.1f} % | {r['mape_without']:.2f} | {r['mape_with']:.2f} | "
-                         f"{-r['mape_improvement_pct']:+.1f} % |")
-        if self.rows:
-            mean_mae = float(np.mean([r["mae_improvement_pct"] for r in self.rows]))
-            mean_mape = float(np.mean([r["mape_improvement_pct"] for r in self.rows]))
-            lines += ["", f"Mean improvement with synthetic images: NA MAE {mean_mae:.1f} % lower, "
-                          f"NA MAPE {mean_mape:.1f} % lower (negative = worse). Total {self.seconds / 60:.1f} min."]
-        return "\n".join(lines) + "\n"
-
-    def csv_text(self) -> str:
-        buf = io.StringIO()
-        cols = ["backbone", "mae_without", "mae_with", "mae_improvement_pct", "mape_without", "mape_with",
-                "mape_improvement_pct", "test_hips", "labelled", "synthetic"]
-        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        for r in self.rows:
-            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
-        return buf.getvalue()
-
-
-def _improvement(without: float, with_: float) -> float:
-    return float((without - with_) / without * 100.0) if without > 0 else 0.0
 
 
 def _contact_sheet(samples, path: Path, n: int = 8) -> None:
@@ -173,7 +123,15 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
         meta = read_sidecar(ck)
     except CheckpointError:
         return None
-    same_config = meta.get("train_config") == json.loads(json.dumps(tc.to_dict(), default=str))
+    from hipvision.ml.train import TrainConfig
+
+    stored = dict(meta.get("train_config") or {})
+    # A field added to TrainConfig after the model was trained: it was trained as the default is.
+    defaults = json.loads(json.dumps(TrainConfig().to_dict(), default=str))
+    current = json.loads(json.dumps(tc.to_dict(), default=str))
+    for k in current.keys() - stored.keys():
+        stored[k] = defaults[k]
+    same_config = stored == current
     same_data = meta.get("data_summary") == json.loads(json.dumps(data_summary(samples)))
     try:
         same_images = json.loads(_inputs_file(ck).read_text()) == sorted(s.name for s in samples)
@@ -184,6 +142,26 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
 
 def _inputs_file(ck: Path) -> Path:
     return ck.with_name(ck.stem + ".inputs.json")
+
+
+def _external_samples(folder) -> list:
+    """The independent test set: a labelled folder (annotations.json) of real images that no
+    arm trains on. A project's test split is often small (15 images here), too few to tell
+    a few percent apart; this measures every model on many more."""
+    from hipvision.ml.evaluate import resolve_eval_samples
+
+    samples = resolve_eval_samples(Path(folder), ())
+    if not samples:
+        raise ValueError(f"{folder}: the independent test set has no labelled images")
+    return samples
+
+
+def _mix_text(config: ExperimentConfig) -> str:
+    share = ("in proportion to their count" if config.synthetic_share is None
+             else f"as {config.synthetic_share:.0%} of each epoch")
+    if config.synthetic_until < 1.0:
+        share += f" for the first {config.synthetic_until:.0%} of the epochs, then real images only"
+    return share
 
 
 def choose_labelled(project, k: int | None, seed: int) -> list:
@@ -198,6 +176,16 @@ def choose_labelled(project, k: int | None, seed: int) -> list:
         raise ValueError(f"labelled: asked for {k} images, the training split has {len(items)} labelled real images")
     pick = np.random.default_rng([seed, 3]).choice(len(items), k, replace=False)
     return [items[i] for i in sorted(pick)]
+
+
+def choose_more_real(project, chosen: set, n: int, seed: int) -> set:
+    """n labelled real training images outside `chosen` (seeded), for the reference arm."""
+    rest = sorted(rec.path for rec, _ in project.labelled(("train",), source="real") if rec.path not in chosen)
+    if n > len(rest):
+        raise ValueError(f"more_real: asked for {n} extra real images, the training split has {len(rest)} "
+                         "labelled real images beyond the chosen ones")
+    pick = np.random.default_rng([seed, 5]).choice(len(rest), n, replace=False)
+    return {rest[i] for i in sorted(pick)}
 
 
 def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=None, preview=None,
@@ -229,11 +217,14 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
     try:
         order = choose_labelled(project, config.labelled, config.seed)
         chosen = {rec.path for rec, _ in order}
-        base = [s for s in samples_from_project(project, ("train", "val"), source="real")
-                if s.split == "val" or s.name in chosen]
+        extra = choose_more_real(project, chosen, config.more_real, config.seed) if config.more_real else set()
+        real = samples_from_project(project, ("train", "val"), source="real")
+        base = [s for s in real if s.split == "val" or s.name in chosen]
+        more = [s for s in real if s.split == "train" and s.name in extra]
         test = samples_from_project(project, ("test",), source="real")
         if not test:
             raise ValueError(f"{project.root}: the test split has no labelled real images to measure on")
+        external = _external_samples(config.external_test) if config.external_test else []
         n_train = sum(s.split == "train" for s in base)
         device = pick_device(config.device)
 
@@ -247,7 +238,7 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
             check_cancel(cancel)
             train_conditional(imgs, cond_cfg, replace(config.generator_train, seed=config.seed, device=config.device),
                               gen_dir, progress=say("training the conditional generator"), cancel=cancel)
-        per_epoch = n_train + config.synthetic
+        per_epoch = n_train + max(config.synthetic, config.more_real)
         base_tc = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, input_size=config.input_size,
                               crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr, seed=config.seed,
                               patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
@@ -257,10 +248,12 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         def arm(backbone: str, which: str, samples, n_syn: int) -> ArmResult:
             ck = out / "models" / f"{backbone}-{which}.safetensors"
             tc = replace(base_tc, backbone=backbone, output=str(ck), name=ck.stem)
+            if which == "with":
+                tc = replace(tc, synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until)
             t = time.perf_counter()
-            metrics = _reusable(ck, tc, samples) if which == "without" else None
+            metrics = _reusable(ck, tc, samples)
             if metrics is None:
-                res = train_keypoints(tc, samples, progress=say(f"{backbone} {which} synthetic"), cancel=cancel)
+                res = train_keypoints(tc, samples, progress=say(f"{backbone} {ARM_LABELS[which]}"), cancel=cancel)
                 metrics, epochs_run = res.metrics, res.epochs_run
                 write_text_atomic(_inputs_file(ck), json.dumps(sorted(s.name for s in samples)))
             else:  # an earlier run of this experiment trained exactly this model on exactly these images
@@ -268,11 +261,14 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
             pred = Predictor.load(ck, device=device, threads=config.threads)
             rep = evaluate(pred, test, splits=("test",), cancel=cancel)
             steps = (per_epoch // min(config.batch_size, per_epoch)) * epochs_run  # as train_keypoints counts
+            ext = evaluate(pred, external, splits=(), cancel=cancel).by_split.get("all", {}) if external else {}
             return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), metrics.get("val_na_mae"), steps,
-                             time.perf_counter() - t, str(ck))
+                             time.perf_counter() - t, str(ck), external=ext)
 
         for bb in config.backbones:
             arms.append(arm(bb, "without", base, 0))
+        for bb in config.backbones if more else ():
+            arms.append(arm(bb, "more_real", base + more, 0))
 
         # ---- synthetic images (in memory; the project is not changed)
         gate = None
@@ -295,45 +291,54 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
             if preview is not None:
                 preview(s.image, s.caption() + ("" if ok else " — rejected"))
 
-        # Over-generate when the gate rejects, up to 3x, so the arm gets the requested count.
-        seed, generated = config.seed * 100_003, 0
-        while len(accepted) < config.synthetic and generated < 3 * config.synthetic:
-            need = config.synthetic - len(accepted)
-            sample_conditional(gen_dir, imgs, need, dist=NADistribution.parse(config.na_dist), seed=seed,
-                               steps=config.sample_steps, guidance=config.guidance, device=device,
-                               progress=say("generating synthetic images"), cancel=cancel, on_sample=on_sample)
-            seed += need
-            generated += need
+        gen_meta = json.loads((gen_dir / "generator.json").read_text())
+        weights = sorted((gen_dir / gen_meta["weights"]).rglob("*.safetensors"))
+        key = {"generator": [file_digest(w) for w in weights], "images": sorted(chosen), "na_dist": config.na_dist,
+               "seed": config.seed, "steps": config.sample_steps, "guidance": config.guidance,
+               "synthetic": config.synthetic,
+               "gate": None if gate is None else [file_digest(Path(arms[0].checkpoint)), asdict(gate.config)]}
+        cached = load_synthetic(out, key)
+        if cached is not None:
+            accepted, generated, reasons = cached
+        else:
+            # Over-generate when the gate rejects, up to 3x, so the arm gets the requested count.
+            seed, generated = config.seed * 100_003, 0
+            while len(accepted) < config.synthetic and generated < 3 * config.synthetic:
+                need = config.synthetic - len(accepted)
+                sample_conditional(gen_dir, imgs, need, dist=NADistribution.parse(config.na_dist), seed=seed,
+                                   steps=config.sample_steps, guidance=config.guidance, device=device,
+                                   progress=say("generating synthetic images"), cancel=cancel, on_sample=on_sample)
+                seed += need
+                generated += need
+            reasons = dict(gate.reasons) if gate is not None else {}
+            save_synthetic(out, key, accepted, generated, reasons)
         _contact_sheet(accepted, out / "synthetic_examples.png")
+        # The names carry the key's digest, so a "with" model is reused only for the very same images.
+        tag = key_digest(key)
         syn = [Sample(image=np.asarray(s.image, np.float32), landmarks=s.landmarks, mapping=s.mapping,
-                      name=f"synthetic-{s.seed}", split="train", source="synthetic") for s in accepted]
+                      name=f"synthetic-{tag}-{s.seed}", split="train", source="synthetic") for s in accepted]
 
         for bb in config.backbones:
             arms.append(arm(bb, "with", base + syn, len(syn)))
 
-        rows = []
-        for bb in config.backbones:
-            a0 = next(a for a in arms if a.backbone == bb and a.arm == "without")
-            a1 = next(a for a in arms if a.backbone == bb and a.arm == "with")
-            rows.append({"backbone": bb, "mae_without": a0.test["na_mae"], "mae_with": a1.test["na_mae"],
-                         "mae_improvement_pct": _improvement(a0.test["na_mae"], a1.test["na_mae"]),
-                         "mape_without": a0.test["na_mape"], "mape_with": a1.test["na_mape"],
-                         "mape_improvement_pct": _improvement(a0.test["na_mape"], a1.test["na_mape"]),
-                         "test_hips": a0.test["hips"], "labelled": n_train, "synthetic": len(syn)})
-        meta = json.loads((gen_dir / "generator.json").read_text())
+        rows = make_rows(config.backbones, arms, n_train, len(syn), len(more))
+        meta = gen_meta
         result = ExperimentResult(
             rows=rows, arms=arms, labelled=n_train, synthetic_generated=generated, synthetic_accepted=len(syn),
-            gate_rejections=dict(gate.reasons) if gate is not None else {},
+            gate_rejections=reasons,
             generator=f"{gen_dir} ({meta.get('trained_steps')} steps, {meta.get('resolution')} px, "
                       f"{meta.get('framing')})",
             gate="off" if gate is None else (f"{gate.model_id}, NA within {gate.config.max_na_deg:.1f} deg, landmarks "
                                              f"within {gate.config.max_point_radii:.2f} head radii"),
-            test_images=len(test), seconds=time.perf_counter() - t0)
+            test_images=len(test), seconds=time.perf_counter() - t0, more_real=len(more),
+            mix=_mix_text(config), external=(f"{config.external_test} ({len(external)} images, "
+                                             f"{2 * len(external)} hips)") if external else "")
         md = write_text_atomic(out / "results.md", result.markdown(command))
         cs = write_text_atomic(out / "results.csv", result.csv_text())
         cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
         js = write_text_atomic(out / "experiment.json", json.dumps(
-            {"config": cfg, "command": command, "chosen_images": sorted(chosen), "rows": rows,
+            {"config": cfg, "command": command, "chosen_images": sorted(chosen), "more_real_images": sorted(extra),
+             "rows": rows,
              "arms": [asdict(a) for a in arms], "gate_rejections": result.gate_rejections,
              "seconds": result.seconds}, indent=2, default=str))
         result.files = {"markdown": str(md), "csv": str(cs), "json": str(js)}
