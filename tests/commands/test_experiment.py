@@ -84,3 +84,16 @@ def test_experiment_writes_the_table(tmp_path, capsys):
         ref = evaluate(Predictor.load(ck, threads=1), tmp_path / "ext", splits=()).by_split["all"]["na_mae"]
         assert float(row[col]) == pytest.approx(ref, abs=1e-3)
     assert "Independent test set" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--synthetic-share", "1.5"], "synthetic_share"),
+    (["--synthetic-until", "0"], "synthetic_until"),
+    (["--external-test", "/nonexistent/folder"], "not a labelled folder"),
+    (["--more-real", "2", "--labelled", "0"], "more_real"),
+])
+def test_bad_settings_are_refused_before_any_work(tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert main(["experiment", str(tmp_path), "--backbones", "test_resnet", "--out", str(out)] + flags) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -11,7 +11,11 @@ Protocol (so the comparison is fair and the numbers honest):
   (trained on the same labelled images: nothing from val/test leaks in);
 - optionally (`more_real` > 0) a third arm per backbone trains on the labelled images plus that
   many *other real* training images, same budget: the ceiling that more real data reaches, so a
-  reader can tell "synthetic images do not help" from "more data of any kind does not help".
+  reader can tell "synthetic images do not help" from "more data of any kind does not help";
+- optionally every model is also measured on an independent labelled folder (`external_test`),
+  because a project's test split is often too small to tell a few percent apart.
+A re-run reuses each model trained with exactly the same settings on exactly the same images,
+and the sampled images (synthetic_cache), so changing one knob retrains only what it touches.
 Writes results.md, results.csv and experiment.json (config, per-run metrics) to `out`.
 """
 
@@ -87,6 +91,12 @@ class ExperimentConfig:
             raise ValueError(f"labelled: must be an integer >= 2 or None, got {self.labelled!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs: must be a positive integer, got {self.epochs!r}")
+        if self.synthetic_share is not None and not 0.0 <= self.synthetic_share <= 1.0:
+            raise ValueError(f"synthetic_share: must be in [0, 1], got {self.synthetic_share!r}")
+        if not 0.0 < self.synthetic_until <= 1.0:
+            raise ValueError(f"synthetic_until: must be in (0, 1], got {self.synthetic_until!r}")
+        if self.external_test is not None and not (Path(self.external_test) / "annotations.json").is_file():
+            raise ValueError(f"external_test: {self.external_test} is not a labelled folder (no annotations.json)")
         NADistribution.parse(self.na_dist).check(PlausibilityLimits())
 
 
