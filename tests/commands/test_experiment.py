@@ -85,6 +85,16 @@ def test_experiment_writes_the_table(tmp_path, capsys):
         assert float(row[col]) == pytest.approx(ref, abs=1e-3)
     assert "Independent test set" in (out / "results.md").read_text()
 
+    # An out folder copied elsewhere is reused just the same.
+    import shutil
+
+    shutil.copytree(out, tmp_path / "moved")
+    moved = tmp_path / "moved" / "models" / "test_resnet-without.safetensors"
+    t_moved = moved.stat().st_mtime_ns
+    i = args2.index("--out")
+    assert main(args2[:i] + ["--out", str(tmp_path / "moved")] + args2[i + 2:]) == 0
+    assert moved.stat().st_mtime_ns == t_moved
+
 
 @pytest.mark.parametrize("flags,message", [
     (["--synthetic-share", "1.5"], "synthetic_share"),

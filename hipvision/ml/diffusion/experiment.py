@@ -128,19 +128,21 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
     (so a re-run after a crash or with other synthetic settings skips it), else None."""
     from hipvision.ml.checkpoint import CheckpointError, read_sidecar
     from hipvision.ml.data import data_summary
+    from hipvision.ml.train import TrainConfig
 
     try:
         meta = read_sidecar(ck)
     except CheckpointError:
         return None
-    from hipvision.ml.train import TrainConfig
-
     stored = dict(meta.get("train_config") or {})
     # A field added to TrainConfig after the model was trained: it was trained as the default is.
     defaults = json.loads(json.dumps(TrainConfig().to_dict(), default=str))
     current = json.loads(json.dumps(tc.to_dict(), default=str))
     for k in current.keys() - stored.keys():
         stored[k] = defaults[k]
+    # Where the file was written does not change the model (an out folder may be copied or moved).
+    stored.pop("output", None)
+    current.pop("output", None)
     same_config = stored == current
     same_data = meta.get("data_summary") == json.loads(json.dumps(data_summary(samples)))
     try:
