@@ -11,6 +11,21 @@ from __future__ import annotations
 import sys
 
 
+def share_arg(text: str) -> float | None:
+    """--synthetic-share: a fraction in [0, 1], or 'count' (None: in proportion to their number)."""
+    import argparse
+
+    if text.strip().lower() == "count":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1] or 'count', got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1] or 'count', got {text!r}")
+    return v
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the keypoint model on a project or a labelled folder",
                        description=__doc__.split("\n\n", 1)[1])
@@ -29,11 +44,12 @@ def register(sub) -> None:
                    help="repeat small data sets (augmented) to at least this many samples per epoch")
     p.add_argument("--crops-per-hip", type=int, default=1, help="hip crops per hip per sample (stage 2)")
     p.add_argument("--ema", action="store_true", help="keep an exponential moving average of the weights")
-    p.add_argument("--synthetic-share", type=float, metavar="F",
-                   help="share of each epoch's samples drawn from the project's synthetic images "
-                        "(default: in proportion to their count)")
-    p.add_argument("--synthetic-until", type=float, default=1.0, metavar="F",
-                   help="share of the epochs that use synthetic images; the rest fine-tune on real images only")
+    p.add_argument("--synthetic-share", type=share_arg, default=0.5, metavar="F|count",
+                   help="share of each epoch's samples drawn from the project's synthetic images, or 'count' "
+                        "(in proportion to their number); default 0.5. No effect without synthetic images")
+    p.add_argument("--synthetic-until", type=float, default=0.67, metavar="F",
+                   help="share of the epochs that use synthetic images; the rest fine-tune on real images "
+                        "only (1: all epochs); default 0.67")
     p.add_argument("--ema-decay", type=float, default=0.998)
     p.add_argument("--no-pretrained", action="store_true", help="random initialisation (no ImageNet weights)")
     p.add_argument("--init-from", help="warm start from this .safetensors model (its architecture is used)")

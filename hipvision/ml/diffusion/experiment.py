@@ -54,8 +54,8 @@ class ExperimentConfig:
     lr: float = 1e-3
     pretrained: bool = True
     # how the "with" arm mixes synthetic images in (TrainConfig.synthetic_share / synthetic_until)
-    synthetic_share: float | None = None
-    synthetic_until: float = 1.0
+    synthetic_share: float | None = 0.5
+    synthetic_until: float = 0.67
     threads: int | None = None
     # the generator
     generator: Path | str | None = None  # an already trained conditional generator (else one is trained)
@@ -128,7 +128,7 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
     (so a re-run after a crash or with other synthetic settings skips it), else None."""
     from hipvision.ml.checkpoint import CheckpointError, read_sidecar
     from hipvision.ml.data import data_summary
-    from hipvision.ml.train import TrainConfig
+    from hipvision.ml.train import LEGACY_DEFAULTS, TrainConfig
 
     try:
         meta = read_sidecar(ck)
@@ -139,10 +139,13 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
     defaults = json.loads(json.dumps(TrainConfig().to_dict(), default=str))
     current = json.loads(json.dumps(tc.to_dict(), default=str))
     for k in current.keys() - stored.keys():
-        stored[k] = defaults[k]
-    # Where the file was written does not change the model (an out folder may be copied or moved).
-    stored.pop("output", None)
-    current.pop("output", None)
+        stored[k] = LEGACY_DEFAULTS.get(k, defaults[k])
+    # Where the file was written does not change the model (an out folder may be copied or moved),
+    # and without synthetic images how they would be mixed in does not either.
+    ignore = {"output"} | (set() if any(s.source == "synthetic" for s in samples) else set(LEGACY_DEFAULTS))
+    for k in ignore:
+        stored.pop(k, None)
+        current.pop(k, None)
     same_config = stored == current
     same_data = meta.get("data_summary") == json.loads(json.dumps(data_summary(samples)))
     try:
