@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from hipvision.commands.train import share_arg
+from hipvision.commands.train import add_synthetic_mix_args
 
 
 def register(sub) -> None:
@@ -24,12 +24,7 @@ def register(sub) -> None:
                    help="also train each backbone on the labelled images plus N other REAL training images "
                         "(same budget): the reference that shows what more real data would give")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--synthetic-share", type=share_arg, default=0.5, metavar="F|count",
-                   help="share of each epoch's samples that are synthetic in the 'with' arm, or 'count' "
-                        "(in proportion to their number, the poster's way); default 0.5")
-    p.add_argument("--synthetic-until", type=float, default=0.67, metavar="F",
-                   help="share of the epochs that use synthetic images; the rest fine-tune on real images "
-                        "only (1: all epochs); default 0.67")
+    add_synthetic_mix_args(p, "the synthetic images in the 'with' arm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--input-size", type=int, default=256, help="keypoint stage-1 input")

@@ -26,6 +26,16 @@ def share_arg(text: str) -> float | None:
     return v
 
 
+def add_synthetic_mix_args(p, whose: str) -> None:
+    """--synthetic-share / --synthetic-until (TrainConfig.synthetic_share / synthetic_until)."""
+    p.add_argument("--synthetic-share", type=share_arg, default=0.5, metavar="F|count",
+                   help=f"share of each epoch's samples drawn from {whose}, or 'count' (in proportion to "
+                        "their number, the poster's way); default 0.5")
+    p.add_argument("--synthetic-until", type=float, default=0.67, metavar="F",
+                   help="share of the epochs that use synthetic images; the rest fine-tune on real images "
+                        "only (1: all epochs); default 0.67")
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the keypoint model on a project or a labelled folder",
                        description=__doc__.split("\n\n", 1)[1])
@@ -44,13 +54,8 @@ def register(sub) -> None:
                    help="repeat small data sets (augmented) to at least this many samples per epoch")
     p.add_argument("--crops-per-hip", type=int, default=1, help="hip crops per hip per sample (stage 2)")
     p.add_argument("--ema", action="store_true", help="keep an exponential moving average of the weights")
-    p.add_argument("--synthetic-share", type=share_arg, default=0.5, metavar="F|count",
-                   help="share of each epoch's samples drawn from the project's synthetic images, or 'count' "
-                        "(in proportion to their number); default 0.5. No effect without synthetic images")
-    p.add_argument("--synthetic-until", type=float, default=0.67, metavar="F",
-                   help="share of the epochs that use synthetic images; the rest fine-tune on real images "
-                        "only (1: all epochs); default 0.67")
     p.add_argument("--ema-decay", type=float, default=0.998)
+    add_synthetic_mix_args(p, "the project's synthetic images (no effect without any)")
     p.add_argument("--no-pretrained", action="store_true", help="random initialisation (no ImageNet weights)")
     p.add_argument("--init-from", help="warm start from this .safetensors model (its architecture is used)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (same --out)")

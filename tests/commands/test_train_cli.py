@@ -34,3 +34,15 @@ def test_train_on_a_project_registers_and_activates_the_model(tmp_path, phantom_
 def test_train_rejects_a_folder_without_labels(tmp_path, capsys):
     assert main(["train", str(tmp_path), *TINY_ARGS]) == 2
     assert "neither a HipVision project" in capsys.readouterr().err
+
+
+def test_train_mix_flags_reach_the_model(tmp_path, phantom_folder):
+    out = tmp_path / "m.safetensors"
+    assert main(["train", str(phantom_folder), *TINY_ARGS, "--out", str(out), "--synthetic-share", "count",
+                 "--synthetic-until", "1"]) == 0
+    tc = read_sidecar(out)["train_config"]
+    assert tc["synthetic_share"] is None and tc["synthetic_until"] == 1.0
+    out2 = tmp_path / "m2.safetensors"
+    assert main(["train", str(phantom_folder), *TINY_ARGS, "--out", str(out2)]) == 0  # the measured default
+    tc = read_sidecar(out2)["train_config"]
+    assert tc["synthetic_share"] == 0.5 and tc["synthetic_until"] == 0.67
