@@ -13,8 +13,10 @@ def register(sub) -> None:
         "experiment", help="NA error of each backbone trained without vs with conditional synthetic images",
         description="Runs the poster's Table 2 on the project's fixed real splits: each backbone is trained on "
                     "K labelled real training images without and with N conditional synthetic images (same seed, "
-                    "same number of optimisation steps) and measured on the REAL test split only. Writes "
-                    "results.md, results.csv and experiment.json to --out. The project itself is not changed.")
+                    "same number of optimisation steps) and measured on the REAL test split only (and on "
+                    "--external-test). --more-real M adds the reference of M more real images. Writes "
+                    "results.md, results.csv and experiment.json to --out; a re-run reuses what it can. "
+                    "The project itself is not changed.")
     p.add_argument("project")
     p.add_argument("--backbones", required=True, help="comma-separated backbone names (see `hipvision info`)")
     p.add_argument("--out", required=True, help="output folder")
