@@ -40,6 +40,11 @@ class AppSettings:
     sd_base_dir: Path | None = None
     # Most recent first, absolute paths as strings (stable in JSON, comparable without I/O).
     recent_projects: tuple[str, ...] = field(default_factory=tuple)
+    # Retraining with synthetic images in the project (ml.train.TrainConfig.synthetic_share /
+    # synthetic_until): their share of each epoch (None: by their number), and the share of the
+    # epochs that use them before training ends on real images only. Defaults as measured.
+    synthetic_share: float | None = 0.5
+    synthetic_until: float = 0.67
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, GradeThresholds):
@@ -68,6 +73,13 @@ class AppSettings:
             if not isinstance(p, (str, Path)) or not str(p).strip():
                 raise SettingsError(f"AppSettings.recent_projects holds a bad entry {p!r}")
         object.__setattr__(self, "recent_projects", tuple(str(p) for p in recent)[:MAX_RECENT])
+        share = self.synthetic_share
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not 0.0 <= share <= 1.0):
+            raise SettingsError(f"AppSettings.synthetic_share must be a fraction in [0, 1] or null, got {share!r}")
+        until = self.synthetic_until
+        if isinstance(until, bool) or not isinstance(until, (int, float)) or not 0.0 < until <= 1.0:
+            raise SettingsError(f"AppSettings.synthetic_until must be a fraction in (0, 1], got {until!r}")
 
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)
@@ -96,6 +108,8 @@ class AppSettings:
             "device": self.device,
             "sd_base_dir": None if self.sd_base_dir is None else str(self.sd_base_dir),
             "recent_projects": list(self.recent_projects),
+            "synthetic_share": self.synthetic_share,
+            "synthetic_until": self.synthetic_until,
         }
 
     @classmethod
@@ -112,7 +126,8 @@ class AppSettings:
                 kwargs["thresholds"] = GradeThresholds(**known)
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
-        for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects"):
+        for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects", "synthetic_share",
+                    "synthetic_until"):
             if key in d:
                 kwargs[key] = d[key]
         return cls(**kwargs)

@@ -95,6 +95,14 @@ class EngineBridge(QObject):
 
     # ------------------------------------------------------------ jobs
 
+    def retrain_config(self, folder: str):
+        """The RetrainJob of a one-click retrain: device and synthetic-image mix from Preferences."""
+        s = self.window.settings
+        options = dict(self.retrain_options)
+        extra = {"synthetic_share": s.synthetic_share, "synthetic_until": s.synthetic_until,
+                 **options.pop("extra", {})}
+        return _app_jobs().RetrainJob(folder, **{"device": self._device(), **options, "extra": extra})
+
     def _device(self) -> str:
         return self.window.settings.device  # Preferences -> Compute device
 
@@ -126,7 +134,7 @@ class EngineBridge(QObject):
         if folder is None or self.retrain_job_id is not None:
             return
         jobs = _app_jobs()
-        config = jobs.RetrainJob(folder, **{"device": self._device(), **self.retrain_options})
+        config = self.retrain_config(folder)
         job = self.engine.submit("retrain", jobs.retrain, config, title="Retrain model", hooks=("metrics",))
         self.jobs_panel.add_job(job)
         self.retrain_job_id = job.id

@@ -1,4 +1,5 @@
-"""Preferences: grade thresholds, side convention, compute device, Stable Diffusion folder.
+"""Preferences: grade thresholds, side convention, compute device, Stable Diffusion folder,
+and how retraining mixes in synthetic images.
 
 Edits an AppSettings (core, Qt-free) and returns the new one; validation errors come from
 AppSettings/GradeThresholds themselves and are shown instead of being saved.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QWidget,
+    QPushButton, QSpinBox, QWidget,
 )
 
 from hipvision.core.grading import GradeThresholds
@@ -50,6 +51,16 @@ class PreferencesDialog(QDialog):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.sd_dir, 1)
         row.addWidget(browse)
+        # Synthetic images in retraining: -1 (shown as "by their number") is share None.
+        self.syn_share = QSpinBox()
+        self.syn_share.setRange(-1, 100)
+        self.syn_share.setSuffix(" % of each epoch")
+        self.syn_share.setSpecialValueText("in proportion to their number")
+        self.syn_share.setValue(-1 if settings.synthetic_share is None else round(settings.synthetic_share * 100))
+        self.syn_until = QSpinBox()
+        self.syn_until.setRange(1, 100)
+        self.syn_until.setSuffix(" % of the epochs, then real images only")
+        self.syn_until.setValue(round(settings.synthetic_until * 100))
         self.error = QLabel()
         self.error.setStyleSheet("color: #e57373")
         self.error.setWordWrap(True)
@@ -59,6 +70,8 @@ class PreferencesDialog(QDialog):
         form.addRow("Side convention for new images", self.side)
         form.addRow("Compute device", self.device)
         form.addRow("Stable Diffusion base folder", sd_row)
+        form.addRow("Retraining: synthetic images make up", self.syn_share)
+        form.addRow("Retraining: use synthetic images for", self.syn_until)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -76,7 +89,9 @@ class PreferencesDialog(QDialog):
                                      bva_step=self.settings.thresholds.bva_step, bva_max=self.settings.thresholds.bva_max)
         sd = self.sd_dir.text().strip()
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
-                       device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None)
+                       device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,
+                       synthetic_share=None if self.syn_share.value() < 0 else self.syn_share.value() / 100,
+                       synthetic_until=self.syn_until.value() / 100)
 
     def accept(self) -> None:
         try:

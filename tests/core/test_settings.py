@@ -48,7 +48,8 @@ def test_config_dir_defaults_to_platformdirs(monkeypatch):
 def test_round_trip_through_file(cfg, tmp_path):
     sd = tmp_path / "sd15"
     s = AppSettings(thresholds=GradeThresholds(normal_min=107.5, borderline_min=101.0),
-                    right_on_image_left=False, device="cpu", sd_base_dir=str(sd))
+                    right_on_image_left=False, device="cpu", sd_base_dir=str(sd), synthetic_share=None,
+                    synthetic_until=0.8)
     s = s.with_recent(tmp_path / "a").with_recent(tmp_path / "b")
     path = save_settings(s)
     assert path == cfg / "settings.json"
@@ -58,6 +59,7 @@ def test_round_trip_through_file(cfg, tmp_path):
     back = load_settings()
     assert back == s
     assert back.sd_base_dir == sd
+    assert back.synthetic_share is None and back.synthetic_until == 0.8 and on_disk["synthetic_share"] is None
     # The loaded thresholds drive the grade hint.
     assert grade_hint(106.0, back.thresholds) is Grade.BORDERLINE
     assert back.side_mapping().patient_side_of_image_left() is Side.LEFT
@@ -100,6 +102,9 @@ def test_partial_file_and_unknown_keys(cfg):
     ({"recent_projects": "/one/folder"}, "recent_projects"),
     ({"recent_projects": ["/ok", ""]}, "recent_projects"),
     ({"thresholds": {"normal_min": 110}}, "thresholds"),
+    ({"synthetic_share": 1.5}, "synthetic_share"),
+    ({"synthetic_share": "half"}, "synthetic_share"),
+    ({"synthetic_until": 0}, "synthetic_until"),
 ])
 def test_invalid_values_name_the_field(kwargs, word):
     with pytest.raises(SettingsError, match=word):

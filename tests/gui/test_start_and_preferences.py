@@ -61,3 +61,25 @@ def test_preferences_reject_inconsistent_thresholds(qtbot, project_dir):
     assert dialog.result() != dialog.DialogCode.Accepted
     assert "borderline_min" in dialog.error.text()
     assert load_settings().thresholds.normal_min == 105.0  # nothing saved
+
+
+def test_preferences_set_how_retraining_mixes_in_synthetic_images(qtbot, project_dir):
+    from hipvision.gui.preferences_dialog import PreferencesDialog
+
+    win = open_window(qtbot, project_dir, with_engine=True)
+    dialog = PreferencesDialog(win.settings, win)
+    qtbot.addWidget(dialog)
+    assert dialog.syn_share.value() == 50 and dialog.syn_until.value() == 67  # the measured defaults
+    dialog.syn_share.setValue(-1)  # shown as "in proportion to their number"
+    assert dialog.syn_share.text() == "in proportion to their number"
+    dialog.syn_until.setValue(100)
+    dialog.accept()
+    win.apply_settings(dialog.settings)
+    saved = load_settings()
+    assert saved.synthetic_share is None and saved.synthetic_until == 1.0
+    # The next one-click retrain trains with that mix.
+    bridge = win.engine_bridge
+    bridge.retrain_options = {"epochs": 1, "extra": {"backbone": "test_resnet"}}
+    job = bridge.retrain_config(str(project_dir))
+    assert job.extra == {"synthetic_share": None, "synthetic_until": 1.0, "backbone": "test_resnet"}
+    assert job.epochs == 1
