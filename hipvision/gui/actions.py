@@ -53,7 +53,7 @@ SPECS: tuple[tuple[str, tuple[ActionSpec | None, ...]], ...] = (
         ActionSpec("delete", "&Delete landmarks", ("Del",), "delete_annotation"),
         None,
         ActionSpec("preferences", "Pre&ferences…", ("Ctrl+,",), "show_preferences",
-                   "Grade thresholds, side convention, device, Stable Diffusion folder"),
+                   "Grade thresholds, side convention, device, Stable Diffusion folder, synthetic-image mix"),
         None,
         ActionSpec("next", "&Next image", ("PgDown", "D"), "next_image", "Next image", short="Next ▶"),
         ActionSpec("prev", "P&revious image", ("PgUp", "A"), "previous_image", "Previous image", short="◀ Prev"),
