@@ -34,7 +34,7 @@ from hipvision.ml.diffusion.conditional import ConditionalConfig
 from hipvision.ml.diffusion.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
-from hipvision.ml.diffusion.synthetic_cache import file_digest, key_digest, load_synthetic, save_synthetic
+from hipvision.ml.diffusion.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
 from hipvision.ml.diffusion.training import DenoiserTrainConfig
 
 
@@ -308,10 +308,10 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
 
         gen_meta = json.loads((gen_dir / "generator.json").read_text())
         weights = sorted((gen_dir / gen_meta["weights"]).rglob("*.safetensors"))
-        key = {"generator": [file_digest(w) for w in weights], "images": sorted(chosen), "na_dist": config.na_dist,
+        key = {"generator": [weights_digest(w) for w in weights], "images": sorted(chosen), "na_dist": config.na_dist,
                "seed": config.seed, "steps": config.sample_steps, "guidance": config.guidance,
                "synthetic": config.synthetic,
-               "gate": None if gate is None else [file_digest(Path(arms[0].checkpoint)), asdict(gate.config)]}
+               "gate": None if gate is None else [weights_digest(Path(arms[0].checkpoint)), asdict(gate.config)]}
         cached = load_synthetic(out, key)
         if cached is not None:
             accepted, generated, reasons = cached

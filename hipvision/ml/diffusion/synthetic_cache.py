@@ -2,7 +2,7 @@
 
 Sampling 120+ gated images costs minutes on a CPU; a re-run that changes only how they are
 mixed into training (or that follows a crash) reads them back instead. The key holds digests
-of the generator weights and of the gate model, the labelled images and the sampling
+of the generator weights and of the gate model (of their tensors, not their files), the labelled images and the sampling
 settings, so a changed generator, gate or setting samples afresh.
 """
 
@@ -19,11 +19,18 @@ from hipvision.core.atomic import atomic_path, write_text_atomic
 NPZ, JSON = "synthetic.npz", "synthetic.json"
 
 
-def file_digest(path: Path) -> str:
+def weights_digest(path: Path) -> str:
+    """Digest of a .safetensors file's tensors (names, dtypes, shapes, values), not its bytes:
+    the same weights saved twice can be laid out in a different order in the file."""
+    import torch
+    from safetensors import safe_open
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    with safe_open(str(path), framework="pt") as f:
+        for name in sorted(f.keys()):
+            t = f.get_tensor(name).contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 
