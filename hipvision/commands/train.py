@@ -28,12 +28,14 @@ def share_arg(text: str) -> float | None:
 
 def add_synthetic_mix_args(p, whose: str) -> None:
     """--synthetic-share / --synthetic-until (TrainConfig.synthetic_share / synthetic_until)."""
-    p.add_argument("--synthetic-share", type=share_arg, default=0.5, metavar="F|count",
+    from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL
+
+    p.add_argument("--synthetic-share", type=share_arg, default=DEFAULT_SHARE, metavar="F|count",
                    help=f"share of each epoch's samples drawn from {whose}, or 'count' (in proportion to "
-                        "their number, the poster's way); default 0.5")
-    p.add_argument("--synthetic-until", type=float, default=0.67, metavar="F",
+                        f"their number, the poster's way); default {DEFAULT_SHARE}")
+    p.add_argument("--synthetic-until", type=float, default=DEFAULT_UNTIL, metavar="F",
                    help="share of the epochs that use synthetic images; the rest fine-tune on real images "
-                        "only (1: all epochs); default 0.67")
+                        f"only (1: all epochs); default {DEFAULT_UNTIL}")
 
 
 def register(sub) -> None:

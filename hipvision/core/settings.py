@@ -16,6 +16,7 @@ from pathlib import Path
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
 from hipvision.core.landmarks import SideMapping
+from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 
 SETTINGS_FILENAME = "settings.json"
 SCHEMA_VERSION = 1
@@ -40,11 +41,9 @@ class AppSettings:
     sd_base_dir: Path | None = None
     # Most recent first, absolute paths as strings (stable in JSON, comparable without I/O).
     recent_projects: tuple[str, ...] = field(default_factory=tuple)
-    # Retraining with synthetic images in the project (ml.train.TrainConfig.synthetic_share /
-    # synthetic_until): their share of each epoch (None: by their number), and the share of the
-    # epochs that use them before training ends on real images only. Defaults as measured.
-    synthetic_share: float | None = 0.5
-    synthetic_until: float = 0.67
+    # How a retrain mixes in the project's synthetic images (core.synthetic_mix).
+    synthetic_share: float | None = DEFAULT_SHARE
+    synthetic_until: float = DEFAULT_UNTIL
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, GradeThresholds):
@@ -73,13 +72,10 @@ class AppSettings:
             if not isinstance(p, (str, Path)) or not str(p).strip():
                 raise SettingsError(f"AppSettings.recent_projects holds a bad entry {p!r}")
         object.__setattr__(self, "recent_projects", tuple(str(p) for p in recent)[:MAX_RECENT])
-        share = self.synthetic_share
-        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
-                                  or not 0.0 <= share <= 1.0):
-            raise SettingsError(f"AppSettings.synthetic_share must be a fraction in [0, 1] or null, got {share!r}")
-        until = self.synthetic_until
-        if isinstance(until, bool) or not isinstance(until, (int, float)) or not 0.0 < until <= 1.0:
-            raise SettingsError(f"AppSettings.synthetic_until must be a fraction in (0, 1], got {until!r}")
+        try:
+            check_mix(self.synthetic_share, self.synthetic_until, "AppSettings.")
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
 
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
-MAX_PREVIEWS = 32
-
 from hipvision.gui.engine import Engine
+
+MAX_PREVIEWS = 32  # generated-image previews kept in the jobs panel, newest first
 
 
 def format_eta(seconds: float | None) -> str:

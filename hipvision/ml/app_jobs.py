@@ -17,6 +17,7 @@ from pathlib import Path
 from hipvision.core.jobs import check_cancel
 from hipvision.core.records import LABELLED_STATUSES
 from hipvision.core.store import Project
+from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 
 # Loading a model costs seconds; the engine thread reuses it while the file is unchanged.
 _predictor_cache: dict[tuple[str, float, str], object] = {}
@@ -113,11 +114,14 @@ class RetrainJob:
     activate: str | bool = "if_better"  # or True ("use it anyway") / False
     min_train_images: int = MIN_TRAIN_IMAGES
     device: str = "auto"
+    synthetic_share: float | None = DEFAULT_SHARE  # how the project's synthetic images are mixed in
+    synthetic_until: float = DEFAULT_UNTIL
     extra: dict = field(default_factory=dict)  # further TrainConfig fields (tests: tiny settings)
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"RetrainJob.epochs must be a positive int, got {self.epochs!r}")
+        check_mix(self.synthetic_share, self.synthetic_until, "RetrainJob.")
         if self.activate not in ("if_better", True, False):
             raise ValueError(f"RetrainJob.activate must be 'if_better', True or False, got {self.activate!r}")
 
@@ -149,7 +153,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
         if config.input_size:
             kw["input_size"] = config.input_size
         train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                                output=str(output), trained_on="project", pretrained=False, **kw)
+                                output=str(output), trained_on="project", pretrained=False,
+                                synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until, **kw)
         try:
             result = train_keypoints(train_cfg, project, progress=progress, cancel=cancel, metrics=metrics)
             check_cancel(cancel)  # a cancel after the last batch still means "keep what I had"

@@ -32,6 +32,7 @@ import torch
 from hipvision.core.atomic import atomic_path
 from hipvision.core.jobs import check_cancel
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks
+from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.checkpoint import CheckpointError, ModelBundle, load_checkpoint, save_checkpoint
 from hipvision.ml.data import (
     AugmentConfig, CacheSpec, KeypointDataset, Sample, build_cache, data_summary, samples_from_coco,
@@ -66,11 +67,9 @@ class TrainConfig:
     patience: int = 10  # epochs without a better validation NA MAE before stopping; 0: never stop early
     min_samples_per_epoch: int = 0  # small sets repeat (augmented) to at least this many samples an epoch
     crops_per_hip: int = 1  # stage-2 crops per hip per sample (differently jittered)
-    # Synthetic images (Sample.source == "synthetic"), when the data has any. Measured
-    # (docs/synthetic.md): half of each epoch for the first two thirds, then real images only,
-    # beat mixing them in by count on every backbone tried, at 10 and at 40 labelled images.
-    synthetic_share: float | None = 0.5  # share of each epoch's samples (None: in proportion to their count)
-    synthetic_until: float = 0.67  # share of the epochs that use them; the rest fine-tune on real images only
+    # Synthetic images (Sample.source == "synthetic"), when the data has any (core.synthetic_mix).
+    synthetic_share: float | None = DEFAULT_SHARE  # share of each epoch's samples (None: by their number)
+    synthetic_until: float = DEFAULT_UNTIL  # share of the epochs that use them; the rest: real images only
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # mixed precision (CUDA only)
@@ -114,10 +113,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.ema_decay must be in (0, 1), got {self.ema_decay!r}")
         if not isinstance(self.crops_per_hip, int) or not 1 <= self.crops_per_hip <= 8:
             raise ValueError(f"TrainConfig.crops_per_hip must be an int in 1..8, got {self.crops_per_hip!r}")
-        if self.synthetic_share is not None and not 0.0 <= self.synthetic_share <= 1.0:
-            raise ValueError(f"TrainConfig.synthetic_share must be in [0, 1] or None, got {self.synthetic_share!r}")
-        if not 0.0 < self.synthetic_until <= 1.0:
-            raise ValueError(f"TrainConfig.synthetic_until must be in (0, 1], got {self.synthetic_until!r}")
+        check_mix(self.synthetic_share, self.synthetic_until, "TrainConfig.")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"TrainConfig.patience must be an int >= 0, got {self.patience!r}")
         if not isinstance(self.seed, int):

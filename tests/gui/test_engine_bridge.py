@@ -94,7 +94,10 @@ def test_opening_a_new_image_predicts_it_in_the_background(qtbot, project_dir):
 
 
 def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
+    from dataclasses import replace
+
     win, bridge = bridge_window(qtbot, project_dir, epochs=2)
+    win.settings = replace(win.settings, synthetic_share=0.25, synthetic_until=0.5)  # not the defaults
     progress, metrics = [], []
     bridge.engine.progress.connect(lambda jid, d, t, m, eta: progress.append((d, t, m)))
     bridge.engine.metrics.connect(lambda jid, ep, vals: metrics.append((ep, vals)))
@@ -113,6 +116,12 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
     new = [m for m in models if m.id not in before]
     assert len(new) == 1 and Path(new[0].abs_file).is_file()
     assert result["activated"] == new[0].active
+    # The model was trained with the Preferences' synthetic-image mix.
+    from hipvision.ml.checkpoint import read_sidecar
+
+    tc = read_sidecar(new[0].abs_file)["train_config"]
+    assert (tc["synthetic_share"], tc["synthetic_until"]) == (win.settings.synthetic_share,
+                                                               win.settings.synthetic_until)
     assert bridge.models_panel.table.rowCount() == len(models)
     assert bridge.retrain_action.isEnabled()
 

@@ -138,15 +138,23 @@ def test_training_reads_synthetic_images_only_in_their_epochs(tmp_path, phantom_
     real = [s for s in phantom_samples if s.split == "train"][:2]
     syn = [replace(s, name=f"syn-{i}", source="synthetic") for i, s in enumerate(phantom_samples[2:6])]
     val = [s for s in phantom_samples if s.split == "val"]
-    reads = []
+    import hipvision.ml.data as data_mod
 
-    class Spy(train_mod.KeypointDataset):
-        def __getitem__(self, index):
-            k = self.plan[index] if self.plan is not None else index % len(self.cache)
-            reads.append((self.epoch, k))
-            return super().__getitem__(index)
+    reads, datasets = [], []
+    real_example = data_mod.stage1_example
+
+    class Spy(train_mod.KeypointDataset):  # only remembers the dataset, so we know its epoch and cache
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            datasets.append(self)
+
+    def spy_example(c, *a, **kw):  # which cached image the training sample was really made from
+        ds = datasets[-1]
+        reads.append((ds.epoch, next(i for i, x in enumerate(ds.cache) if x is c)))
+        return real_example(c, *a, **kw)
 
     monkeypatch.setattr(train_mod, "KeypointDataset", Spy)
+    monkeypatch.setattr(data_mod, "stage1_example", spy_example)
     r = train_keypoints(_cfg(tmp_path, epochs=2, min_samples_per_epoch=8, synthetic_share=0.75, synthetic_until=0.5,
                              patience=0), real + syn + val)
     first = [k for e, k in reads if e == 0]

@@ -30,6 +30,7 @@ import numpy as np
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import check_cancel
+from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.diffusion.conditional import ConditionalConfig
 from hipvision.ml.diffusion.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.diffusion.gate import GateConfig
@@ -53,9 +54,9 @@ class ExperimentConfig:
     crop_size: int = 96
     lr: float = 1e-3
     pretrained: bool = True
-    # how the "with" arm mixes synthetic images in (TrainConfig.synthetic_share / synthetic_until)
-    synthetic_share: float | None = 0.5
-    synthetic_until: float = 0.67
+    # how the "with" arm mixes synthetic images in (core.synthetic_mix)
+    synthetic_share: float | None = DEFAULT_SHARE
+    synthetic_until: float = DEFAULT_UNTIL
     threads: int | None = None
     # the generator
     generator: Path | str | None = None  # an already trained conditional generator (else one is trained)
@@ -91,10 +92,7 @@ class ExperimentConfig:
             raise ValueError(f"labelled: must be an integer >= 2 or None, got {self.labelled!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs: must be a positive integer, got {self.epochs!r}")
-        if self.synthetic_share is not None and not 0.0 <= self.synthetic_share <= 1.0:
-            raise ValueError(f"synthetic_share: must be in [0, 1], got {self.synthetic_share!r}")
-        if not 0.0 < self.synthetic_until <= 1.0:
-            raise ValueError(f"synthetic_until: must be in (0, 1], got {self.synthetic_until!r}")
+        check_mix(self.synthetic_share, self.synthetic_until)
         if self.external_test is not None and not (Path(self.external_test) / "annotations.json").is_file():
             raise ValueError(f"external_test: {self.external_test} is not a labelled folder (no annotations.json)")
         NADistribution.parse(self.na_dist).check(PlausibilityLimits())
