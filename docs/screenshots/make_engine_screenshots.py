@@ -23,7 +23,7 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from hipvision.core.importer import import_folder
-    from hipvision.core.phantom import PhantomConfig, generate_phantoms
+    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.store import Project
     from hipvision.gui.app import application, create_window, save_screenshot
     from hipvision.ml.registry import register_model

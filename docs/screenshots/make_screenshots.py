@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 
 HERE = Path(__file__).resolve().parent
 SHOTS = (  # (file, image, view): seed 3 gives a normal, a dysplastic and a DICOM case

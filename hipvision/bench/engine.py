@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
 
 def _project(folder: Path, n: int, size: int, seed: int) -> None:
     from hipvision.core.importer import import_folder
-    from hipvision.core.phantom import PhantomConfig, generate_phantoms
+    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.store import Project
 
     if not (folder / "annotations.json").exists():

@@ -51,7 +51,7 @@ def make_project(folder: Path, size: int) -> Path:
 
     from hipvision.core.importer import import_folder
     from hipvision.core.interchange import AnnotatedImage, write_coco
-    from hipvision.core.phantom import PhantomConfig, render_phantom
+    from hipvision.phantom import PhantomConfig, render_phantom
     from hipvision.core.store import Project
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def time_drag(win, app, moves: int) -> tuple[list[float], list[float], list[floa
     from PySide6.QtTest import QTest
 
     from hipvision.core.landmarks import Side
-    from hipvision.gui.landmark_edit import HandleKey, handle_position
+    from hipvision.annotation.landmark_edit import HandleKey, handle_position
 
     canvas = win.canvas
     canvas.zoom_to_hips()

@@ -56,7 +56,7 @@ def run(args) -> int:
     import numpy as np
 
     from hipvision.bench.timing import summary_ms
-    from hipvision.core.phantom import PhantomConfig, render_phantom
+    from hipvision.phantom import PhantomConfig, render_phantom
     from hipvision.core.radiograph import load_radiograph
     from hipvision.ml.device import set_cpu_threads
     from hipvision.ml.predict import Predictor

@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from hipvision.cli import CommandError
-    from hipvision.gui.demo_project import prepare_demo_project
+    from hipvision.core.demo_project import prepare_demo_project
 
     try:
         folder = prepare_demo_project()

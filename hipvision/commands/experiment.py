@@ -51,8 +51,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from hipvision.commands.generate import _bar
-    from hipvision.ml.diffusion.experiment import ExperimentConfig, run_experiment
-    from hipvision.ml.diffusion.training import DenoiserTrainConfig
+    from hipvision.ml.experiment import ExperimentConfig, run_experiment
+    from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
     gen = DenoiserTrainConfig(resolution=args.gen_resolution, unet_size=args.gen_size, batch_size=args.gen_batch_size,
                               max_steps=args.gen_steps, warmup_steps=min(200, max(1, args.gen_steps // 10)),

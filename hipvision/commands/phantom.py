@@ -38,7 +38,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
-    from hipvision.core.phantom import ANNOTATIONS_NAME, TRUTH_NAME, PhantomConfig, generate_phantoms
+    from hipvision.phantom import ANNOTATIONS_NAME, TRUTH_NAME, PhantomConfig, generate_phantoms
 
     compress = None if args.compress == "none" else args.compress
     if compress is not None and args.fmt != "dicom":

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QMainWindow, QMenu, QToolBar
 
-from hipvision.gui.window_level import DEFAULT_PRESET, PRESETS
+from hipvision.core.window_level import DEFAULT_PRESET, PRESETS
 
 
 @dataclass(frozen=True)

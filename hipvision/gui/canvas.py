@@ -19,15 +19,15 @@ from hipvision.core.geometry import GeometryError, fit_circle
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
 from hipvision.core.landmarks import HipLandmarks, SideMapping
 from hipvision.gui.handles import HandleItem
-from hipvision.gui.image_cache import LoadedImage
-from hipvision.gui.image_pyramid import Crop
-from hipvision.gui.landmark_edit import (
+from hipvision.core.image_cache import LoadedImage
+from hipvision.core.image_pyramid import Crop
+from hipvision.annotation.landmark_edit import (
     ALL_HANDLES, HandleKey, apply_circle_fit, handle_position, hips_box, move_handle, nudge_handle,
 )
-from hipvision.gui.overlay_geometry import SIDE_COLOURS, build_overlay
+from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
 from hipvision.gui.overlay_item import OverlayItem
 from hipvision.gui.view_box import RadiographViewBox
-from hipvision.gui.window_level import dragged_window, levels
+from hipvision.core.window_level import dragged_window, levels
 
 _INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 CIRCLE_POINTS = 3

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
-from hipvision.gui.landmark_edit import HandleKey
+from hipvision.annotation.landmark_edit import HandleKey
 
 HIT_RADIUS_PX = 9.0  # device pixels: easy to grab at any zoom
 # When handles overlap (a small head seen zoomed out), the centre wins, then the rim: the

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTreeWidget, QTreeWi
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, GradeThresholds, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side
 from hipvision.core.records import ImageRecord
-from hipvision.gui.annotation_state import row_summary
+from hipvision.annotation.state import row_summary
 from hipvision.gui.icons import status_icon, status_tooltip
 
 FILTERS = {

@@ -27,15 +27,15 @@ from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
 from hipvision.gui.actions import build_actions
-from hipvision.gui.annotation_state import AnnotationState, StoredEdit
+from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.gui.canvas import Canvas
-from hipvision.gui.image_cache import ImageCache
-from hipvision.gui.image_facts import image_facts
+from hipvision.core.image_cache import ImageCache
+from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
 from hipvision.gui.start_screen import StartScreen
-from hipvision.gui.window_level import preset_window
+from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 
@@ -144,7 +144,7 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.open_project(folder)
 
     def open_demo(self) -> None:
-        from hipvision.gui.demo_project import prepare_demo_project
+        from hipvision.core.demo_project import prepare_demo_project
 
         try:
             self.open_project(prepare_demo_project())

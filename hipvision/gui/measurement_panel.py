@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
 from hipvision.core.landmarks import HipLandmarks, SideMapping
 from hipvision.core.units import distance_mm, length_mm
-from hipvision.gui.overlay_geometry import SIDE_COLOURS, build_overlay
+from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
 
 _KIND_TEXT = {
     "unplaced": ("#ffd54f", "Unplaced — default positions, not a measurement. Drag the landmarks, "

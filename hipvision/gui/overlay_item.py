@@ -6,7 +6,7 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
-from hipvision.gui.overlay_geometry import Overlay
+from hipvision.annotation.overlay_geometry import Overlay
 from hipvision.gui.overlay_painter import OverlayStyle, paint_overlay
 
 

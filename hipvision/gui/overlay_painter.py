@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 
-from hipvision.gui.overlay_geometry import CENTRE_LINE_COLOUR, Overlay, SideOverlay
+from hipvision.annotation.overlay_geometry import CENTRE_LINE_COLOUR, Overlay, SideOverlay
 
 ToDevice = Callable[[float, float], QPointF]
 

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from hipvision.core.imagefile import resize_area, target_size
 from hipvision.core.radiograph import Radiograph
 from hipvision.core.windowing import apply_window, default_window
-from hipvision.gui.overlay_geometry import Overlay
+from hipvision.annotation.overlay_geometry import Overlay
 from hipvision.gui.overlay_painter import OverlayStyle, paint_overlay
 
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
 from hipvision.core.store import Project, StoreError
-from hipvision.gui.annotation_state import AnnotationState, StoredEdit, load_state
+from hipvision.annotation.state import AnnotationState, StoredEdit, load_state
 
 
 class EditCommand(QUndoCommand):

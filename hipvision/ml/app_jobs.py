@@ -208,7 +208,7 @@ class GeneratorJob:
 
 def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
     from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
-    from hipvision.ml.diffusion.training import DenoiserTrainConfig
+    from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
     train = DenoiserTrainConfig(resolution=config.resolution, epochs=config.epochs, seed=config.seed,
                                 device=config.device, **config.extra)

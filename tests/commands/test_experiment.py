@@ -11,7 +11,7 @@ from hipvision.core.store import Project
 
 def test_experiment_writes_the_table(tmp_path, capsys):
     from hipvision.core.importer import import_folder
-    from hipvision.core.phantom import PhantomConfig, generate_phantoms
+    from hipvision.phantom import PhantomConfig, generate_phantoms
 
     generate_phantoms(tmp_path / "p", 14, seed=4, config=PhantomConfig(size=192))
     with Project.open(tmp_path / "p") as p:

@@ -9,7 +9,7 @@ from hipvision.core.store import Project
 @pytest.fixture
 def project(tmp_path):
     from hipvision.core.importer import import_folder
-    from hipvision.core.phantom import PhantomConfig, generate_phantoms
+    from hipvision.phantom import PhantomConfig, generate_phantoms
 
     generate_phantoms(tmp_path / "p", 8, seed=2, config=PhantomConfig(size=192))
     with Project.open(tmp_path / "p") as p:

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from hipvision.cli import main
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
 
 
@@ -48,7 +48,7 @@ def test_bad_arguments(qapp, tmp_path, capsys):
 
 
 def test_demo_copies_the_samples_once(qapp, phantoms, monkeypatch, capsys, tmp_path):
-    import hipvision.gui.demo_project as demo
+    import hipvision.core.demo_project as demo
 
     monkeypatch.setattr(demo, "sample_project_dir", lambda: phantoms)
     assert main(["demo", "--path-only"]) == 0

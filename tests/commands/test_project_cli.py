@@ -7,7 +7,7 @@ import pytest
 
 from hipvision.cli import main
 from hipvision.core.interchange import read_coco, read_csv
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
 
 

@@ -8,9 +8,9 @@ from PySide6.QtGui import QColor, QImage
 
 from hipvision.cli import main
 from hipvision.core.grading import GRADE_COLOURS
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
-from hipvision.gui.overlay_geometry import build_overlay
+from hipvision.annotation.overlay_geometry import build_overlay
 from tests.gui.conftest import make_project
 
 

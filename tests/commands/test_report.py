@@ -7,7 +7,7 @@ import re
 import pytest
 
 from hipvision.cli import main
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import make_project
 
 

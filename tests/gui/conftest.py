@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from hipvision.core.importer import import_folder
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
-from hipvision.core.store import Project
-
-PHANTOM_SIZE = 320
-N_PHANTOMS = 4
-
-
-@pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path, monkeypatch):
-    """Settings, window geometry (QSettings INI) and fallback projects go to tmp dirs."""
-    monkeypatch.setenv("HIPVISION_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("HIPVISION_DATA_DIR", str(tmp_path / "userdata"))
-
-
-@pytest.fixture(scope="session")
-def phantom_folder(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("phantoms")
-    generate_phantoms(out, N_PHANTOMS, seed=11, config=PhantomConfig(size=PHANTOM_SIZE))
-    return out
-
-
-def make_project(src: Path, dest: Path, *, extra: dict[str, bytes] | None = None) -> Path:
-    dest.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy2(f, dest / f.name)
-    for name, data in (extra or {}).items():
-        (dest / name).write_bytes(data)
-    with Project.open(dest) as project:
-        import_folder(project, labels=True)
-    return dest
-
-
-@pytest.fixture
-def project_dir(tmp_path, phantom_folder) -> Path:
-    return make_project(phantom_folder, tmp_path / "project")
-
+from tests.project_fixtures import (  # noqa: F401  (fixtures, found by name)
+    N_PHANTOMS,
+    PHANTOM_SIZE,
+    isolated_user_dirs,
+    make_project,
+    phantom_folder,
+    project_dir,
+)
 
 def open_window(qtbot, folder: Path | None, size: tuple[int, int] | None = (1200, 800), *, with_engine=False):
     from hipvision.gui.app import create_window

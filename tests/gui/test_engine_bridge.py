@@ -11,7 +11,7 @@ import pytest
 from hipvision.core.importer import import_folder
 from hipvision.core.interchange import read_coco, write_coco
 from hipvision.core.landmarks import SideLandmarks
-from hipvision.core.phantom import PhantomConfig, generate_phantoms
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
 from tests.gui.conftest import open_window
 

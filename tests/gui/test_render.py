@@ -5,9 +5,9 @@ import pytest
 from PySide6.QtGui import QColor
 
 from hipvision.core.landmarks import Side
-from hipvision.core.phantom import PhantomConfig, render_phantom
+from hipvision.phantom import PhantomConfig, render_phantom
 from hipvision.core.radiograph import Radiograph
-from hipvision.gui.overlay_geometry import SIDE_COLOURS, build_overlay
+from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
 from hipvision.gui.render import render_annotated
 
 

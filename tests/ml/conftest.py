@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hipvision.core.phantom import PhantomConfig, render_phantom
+from hipvision.phantom import PhantomConfig, render_phantom
 
 TINY = dict(backbone="test_resnet", input_size=128, crop_size=64, channels=16, pretrained=False)
 
@@ -37,7 +37,7 @@ def tiny_model(tmp_path_factory, phantom_samples):
 @pytest.fixture(scope="session")
 def phantom_folder(tmp_path_factory):
     """6 phantom PNGs + annotations.json, as `hipvision phantom` writes them."""
-    from hipvision.core.phantom import generate_phantoms
+    from hipvision.phantom import generate_phantoms
 
     folder = tmp_path_factory.mktemp("phantoms")
     generate_phantoms(folder, 6, seed=5, config=PhantomConfig(size=256))

@@ -75,7 +75,7 @@ def _random_bundle():
 
 def test_flip_tta_is_exactly_mirror_equivariant_with_sides_swapped():
     """With TTA the whole pipeline commutes with a mirror, whatever the weights."""
-    from hipvision.core.phantom import PhantomConfig, render_phantom
+    from hipvision.phantom import PhantomConfig, render_phantom
 
     case = render_phantom(7, PhantomConfig(size=320))
     p = Predictor(_random_bundle(), device="cpu", tta=True)
@@ -127,7 +127,7 @@ def test_predict_from_path_and_radiograph_agree(tiny_model, phantom_folder):
 def test_default_model_is_confident_on_a_phantom_and_not_on_noise():
     if not Predictor.default_path().is_file():
         pytest.fail(f"the bundled default model is missing: {Predictor.default_path()}")
-    from hipvision.core.phantom import PhantomConfig, render_phantom
+    from hipvision.phantom import PhantomConfig, render_phantom
 
     p = Predictor.default(device="cpu")
     assert p.trained_on == "phantoms" and "synthetic phantoms" in p.description

@@ -158,7 +158,7 @@ def sample_conditional(gen_dir: Path, images: list[LabelledImage], n: int, *, di
     its landmark configuration comes from a training image with NAs drawn from `dist`."""
     from hipvision.core.windowing import apply_window, auto_window
     from hipvision.ml.diffusion.sampling import sample_images
-    from hipvision.ml.diffusion.training import load_unet, pick_device
+    from hipvision.ml.diffusion.denoiser_training import load_unet, pick_device
 
     device = device or pick_device("auto")
     unet, meta = load_unet(gen_dir, device)
@@ -225,7 +225,7 @@ def train_conditional(images: list[LabelledImage], cfg: ConditionalConfig, train
                       progress=None, cancel=None):
     """Train the landmark-conditioned UNet on `images` (real, labelled, training split);
     `train` is a DenoiserTrainConfig. Returns training.TrainedGenerator."""
-    from hipvision.ml.diffusion.training import train_denoiser
+    from hipvision.ml.diffusion.denoiser_training import train_denoiser
 
     x, c = training_set(images, cfg, train.resolution, train.seed)
     meta = {"method": "conditional", **cfg.meta(), "variants": cfg.variants,

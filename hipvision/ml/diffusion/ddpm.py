@@ -23,7 +23,7 @@ def train_ddpm(images: list[LabelledImage], train, out_dir: Path, *, progress=No
     """`train` is a DenoiserTrainConfig (hflip is forced on). Returns TrainedGenerator."""
     from dataclasses import replace
 
-    from hipvision.ml.diffusion.training import train_denoiser
+    from hipvision.ml.diffusion.denoiser_training import train_denoiser
 
     x = training_set(images, train.resolution)
     meta = {"method": "ddpm", "framing": "whole", "training_images": [im.name for im in images]}
@@ -35,7 +35,7 @@ def sample_ddpm(gen_dir: Path, *, seeds, scheduler: str = "ddpm", steps: int = 1
     """uint8 (len(seeds), R, R). DDPM with 1000 steps is the poster's sampler; DDIM with 25-50
     steps is ~20-40x faster for a similar look."""
     from hipvision.ml.diffusion.sampling import sample_images
-    from hipvision.ml.diffusion.training import load_unet, pick_device
+    from hipvision.ml.diffusion.denoiser_training import load_unet, pick_device
 
     device = device or pick_device("auto")
     unet, meta = load_unet(gen_dir, device)

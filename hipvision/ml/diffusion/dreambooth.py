@@ -25,7 +25,7 @@ import numpy as np
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import Cancelled, check_cancel
-from hipvision.ml.diffusion.training import META_FILE, PRECISIONS, TrainedGenerator, autocast_dtype, pick_device
+from hipvision.ml.diffusion.denoiser_training import META_FILE, PRECISIONS, TrainedGenerator, autocast_dtype, pick_device
 
 BASE_MODEL_ENV = "HIPVISION_SD_MODEL"
 BASE_MODEL_SETTING = "dreambooth.base_model"
@@ -320,7 +320,7 @@ def sample_dreambooth(gen_dir: Path, *, seeds, out_resolution: int, steps: int =
     import torch
     from diffusers import DDIMScheduler, DDPMScheduler
 
-    from hipvision.ml.diffusion.training import read_meta
+    from hipvision.ml.diffusion.denoiser_training import read_meta
 
     meta = read_meta(gen_dir)
     if meta.get("method") != "dreambooth":

@@ -25,7 +25,7 @@ from hipvision.ml.diffusion.gate import Gate, GateConfig
 from hipvision.ml.diffusion.imaging import letterbox_unit
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
 from hipvision.ml.diffusion.sampling import SCHEDULERS
-from hipvision.ml.diffusion.training import DenoiserTrainConfig, read_meta
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, read_meta
 
 METHODS = ("ddpm", "dreambooth", "conditional")
 DEFAULT_GUIDANCE = {"ddpm": 1.0, "conditional": 2.0, "dreambooth": 5.0}
@@ -168,7 +168,7 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
     from hipvision.ml.diffusion.gate import gate_for_project
     from hipvision.ml.diffusion.into_project import run_tag, save_generated
     from hipvision.ml.diffusion.sources import real_training_images
-    from hipvision.ml.diffusion.training import pick_device
+    from hipvision.ml.diffusion.denoiser_training import pick_device
 
     t0 = time.perf_counter()
     project, owned = _open(config.project)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from hipvision.ml.diffusion.conditional import ConditionalConfig
-from hipvision.ml.diffusion.training import DenoiserTrainConfig
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
 TINY_TRAIN = DenoiserTrainConfig(resolution=32, unet_size="tiny", batch_size=8, max_steps=4, warmup_steps=1,
                                  checkpoint_every=0, seed=0)
@@ -22,7 +22,7 @@ class StandInPrediction:
 def phantom_project_master(tmp_path_factory):
     """12 phantoms at 256 px imported with their labels: splits train/val/test by the store."""
     from hipvision.core.importer import import_folder
-    from hipvision.core.phantom import PhantomConfig, generate_phantoms
+    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.store import Project
 
     folder = tmp_path_factory.mktemp("phantom_project")

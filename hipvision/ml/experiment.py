@@ -32,11 +32,11 @@ from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import check_cancel
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.diffusion.conditional import ConditionalConfig
-from hipvision.ml.diffusion.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
+from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
-from hipvision.ml.diffusion.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
-from hipvision.ml.diffusion.training import DenoiserTrainConfig
+from hipvision.ml.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
     from hipvision.ml.diffusion.conditional import sample_conditional, train_conditional
     from hipvision.ml.diffusion.gate import Gate
     from hipvision.ml.diffusion.sources import load_record
-    from hipvision.ml.diffusion.training import pick_device
+    from hipvision.ml.diffusion.denoiser_training import pick_device
     from hipvision.ml.evaluate import evaluate
     from hipvision.ml.predict import Predictor
     from hipvision.ml.train import TrainConfig, train_keypoints

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hipvision.core.radiograph import Radiograph, load_radiograph
-from hipvision.gui.image_pyramid import ImagePyramid
-from hipvision.gui.window_level import robust_window
+from hipvision.core.image_pyramid import ImagePyramid
+from hipvision.core.window_level import robust_window
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from hipvision.core.phantom_geometry import Frame
+from hipvision.phantom.geometry import Frame
 
 _SHIFT = 4  # cv2 sub-pixel bits: outlines are placed to 1/16 px
 

@@ -6,7 +6,7 @@ from safetensors.torch import save_file
 
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks, SideMapping
 from hipvision.ml.diffusion.conditional import LabelledSynthetic
-from hipvision.ml.diffusion.synthetic_cache import load_synthetic, save_synthetic, weights_digest
+from hipvision.ml.synthetic_cache import load_synthetic, save_synthetic, weights_digest
 
 
 def test_weights_digest_sees_tensors_not_file_layout(tmp_path):

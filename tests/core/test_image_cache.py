@@ -4,7 +4,7 @@ import time
 import pytest
 
 from hipvision.core.radiograph import RadiographError
-from hipvision.gui.image_cache import ImageCache, load_image
+from hipvision.core.image_cache import ImageCache, load_image
 
 
 def test_get_caches_and_prefetch_decodes_in_the_background(tmp_path):

@@ -11,10 +11,10 @@ import pytest
 
 from hipvision.core.interchange import read_coco, read_csv
 from hipvision.core.landmarks import Side
-from hipvision.core.phantom import PhantomConfig, derived_seed, generate_phantoms, render_phantom
+from hipvision.phantom import PhantomConfig, derived_seed, generate_phantoms, render_phantom
 from hipvision.core.landmarks import SideMapping
-from hipvision.core.phantom_anatomy import draw_head, sample_anatomy
-from hipvision.core.phantom_geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
+from hipvision.phantom.anatomy import draw_head, sample_anatomy
+from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
 from hipvision.core.radiograph import load_radiograph
 
 SMALL = PhantomConfig(size=320)

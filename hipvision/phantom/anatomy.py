@@ -15,7 +15,7 @@ import math
 import cv2
 import numpy as np
 
-from hipvision.core.phantom_draw import (
+from hipvision.phantom.draw import (
     add_field,
     add_shape,
     catmull_rom,
@@ -25,7 +25,7 @@ from hipvision.core.phantom_draw import (
     segment_sdf,
     smooth_noise,
 )
-from hipvision.core.phantom_geometry import Frame, HipSide, psi_dir
+from hipvision.phantom.geometry import Frame, HipSide, psi_dir
 
 TEMPLATE_GAP = 4.4  # template l of the acetabular centre
 

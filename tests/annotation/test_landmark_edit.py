@@ -4,7 +4,7 @@ import pytest
 
 from hipvision.core.geometry import fit_circle
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks, SideMapping
-from hipvision.gui.landmark_edit import (
+from hipvision.annotation.landmark_edit import (
     ALL_HANDLES, HandleKey, apply_circle_fit, default_landmarks, handle_position, move_handle, nudge_handle,
 )
 

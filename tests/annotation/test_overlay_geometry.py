@@ -2,7 +2,7 @@ import pytest
 
 from hipvision.core.grading import GRADE_COLOURS, Grade, GradeThresholds
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks, SideMapping
-from hipvision.gui.overlay_geometry import build_overlay
+from hipvision.annotation.overlay_geometry import build_overlay
 
 LM = HipLandmarks(left=SideLandmarks(300, 200, 30, 290, 170), right=SideLandmarks(100, 205, 28, 75, 172))
 

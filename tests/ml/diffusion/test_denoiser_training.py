@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hipvision.core.jobs import Cancelled
-from hipvision.ml.diffusion.training import DenoiserTrainConfig, load_unet, train_denoiser
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, load_unet, train_denoiser
 
 CFG = DenoiserTrainConfig(resolution=32, unet_size="tiny", batch_size=4, epochs=2, warmup_steps=1,
                           checkpoint_every=2, ema=True, seed=7)

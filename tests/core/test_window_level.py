@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hipvision.gui.window_level import DEFAULT_PRESET, PRESETS, dragged_window, preset_window
+from hipvision.core.window_level import DEFAULT_PRESET, PRESETS, dragged_window, preset_window
 
 
 def test_presets():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hipvision.gui.image_pyramid import ImagePyramid
+from hipvision.core.image_pyramid import ImagePyramid
 
 
 def test_levels_halve_and_keep_the_mean():

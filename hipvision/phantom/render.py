@@ -22,9 +22,9 @@ import numpy as np
 from hipvision.core.atomic import write_bytes_atomic
 from hipvision.core.interchange import AnnotatedImage, InterchangeError, read_coco, write_coco, write_csv
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
-from hipvision.core.phantom_anatomy import draw_anatomy, sample_anatomy
-from hipvision.core.phantom_exposure import collimation_mask, expose, marker_mask, sample_exposure
-from hipvision.core.phantom_geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
+from hipvision.phantom.anatomy import draw_anatomy, sample_anatomy
+from hipvision.phantom.exposure import collimation_mask, expose, marker_mask, sample_exposure
+from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
 
 NA_LIMITS = (50.0, 140.0)  # what the geometry can build with a plausible acetabulum
 FORMATS = ("png", "dicom")
