@@ -26,6 +26,9 @@ def register(sub) -> None:
                    help="0 = canonical phantom, 1 = full domain randomisation (default 1)")
     p.add_argument("--flip-fraction", type=float, default=0.0,
                    help="share of images with the patient's right on the image's right (default 0)")
+    p.add_argument("--wide-fraction", type=float, default=0.0,
+                   help="share of wide-field images: abdomen/thorax/limbs in view, pelvis 8-90%% of the height "
+                        "anywhere in the frame, film frames and text labels (default 0: pelvis-framed)")
     p.add_argument("--compress", choices=("none", "jpeg2000", "rle"), default="none",
                    help="DICOM transfer syntax: lossless JPEG 2000 or RLE (default uncompressed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -46,7 +49,8 @@ def run(args) -> int:
     try:
         config = PhantomConfig(size=args.size, na_range=(args.na_min, args.na_max),
                                dysplastic_fraction=args.dysplastic_fraction, bit_depth=args.bit_depth,
-                               randomise=args.randomise, flip_fraction=args.flip_fraction)
+                               randomise=args.randomise, flip_fraction=args.flip_fraction,
+                               wide_fraction=args.wide_fraction)
     except ValueError as exc:
         raise CommandError(str(exc).replace("PhantomConfig.", "")) from None
     if args.n < 1:

@@ -215,12 +215,21 @@ def draw_head(mu: np.ndarray, frame: Frame, h: HipSide, a: dict) -> None:
     add_field(mu, frame, [h.head], 1.1 * r, head)
 
 
-def draw_spine(mu: np.ndarray, frame: Frame, a: dict, top_y: float, bottom_y: float) -> None:
-    ky, roll = a["pelvis_length"], a["roll"]
-    dens = 0.6 * a["bone_density"]
+def spine_midline(a: dict):
+    """Frame x of the spine's midline as a function of frame y (curving cranially of the sacrum)."""
+    roll = a["roll"]
 
     def mid(y):
         return roll + a["spine_curve"] * ((-y - 6.7) / 10.0) ** 2 * (y < -6.7)
+
+    return mid
+
+
+def draw_spine(mu: np.ndarray, frame: Frame, a: dict, top_y: float, bottom_y: float, lumbar_count: int = 8) -> float:
+    """Sacrum, lumbar and caudal vertebrae; returns the frame y of the lumbar spine's cranial end."""
+    ky, roll = a["pelvis_length"], a["roll"]
+    dens = 0.6 * a["bone_density"]
+    mid = spine_midline(a)
 
     # Sacrum, with its median crest and two rows of foramina.
     half = np.array(SACRUM) * [1.0, ky]
@@ -240,7 +249,7 @@ def draw_spine(mu: np.ndarray, frame: Frame, a: dict, top_y: float, bottom_y: fl
 
     y = -6.85 * ky
     length, width = a["lumbar_length"], a["vertebra_width"]
-    for i in range(8):  # L7 cranially until off the image
+    for i in range(lumbar_count):  # L7 cranially until off the image
         if y < top_y - 1:
             break
         yc = y - length / 2
@@ -250,6 +259,7 @@ def draw_spine(mu: np.ndarray, frame: Frame, a: dict, top_y: float, bottom_y: fl
         add_field(mu, frame, box_pts, 0.0,
                   lambda fx, fy, c=(cx, yc), r=reach: dens * _lumbar(fx, fy, c, length, width, r, frame.scale))
         y -= length + 0.3
+    lumbar_end = y
 
     # Caudal vertebrae: long, narrowing, along a gently curving tail.
     y = -2.75 * ky
@@ -263,6 +273,7 @@ def draw_spine(mu: np.ndarray, frame: Frame, a: dict, top_y: float, bottom_y: fl
         add_field(mu, frame, box_pts, 0.0,
                   lambda fx, fy, c=(cx, yc), n=length, k=i: dens * _caudal(fx, fy, c, n, k, frame.scale))
         y += length + 0.13
+    return lumbar_end
 
 
 def _lumbar(fx, fy, centre, length: float, width: float, reach: float, scale: float):
@@ -296,7 +307,8 @@ def _caudal(fx, fy, centre, length: float, index: int, scale: float):
     return v
 
 
-def soft_tissue(shape: tuple[int, int], frame: Frame, hips, a: dict, rng: np.random.Generator) -> np.ndarray:
+def soft_tissue(shape: tuple[int, int], frame: Frame, hips, a: dict, rng: np.random.Generator,
+                extra=None) -> np.ndarray:
     """Body envelope: trunk, two thighs along the femora and the tail base, fat over muscle."""
     h, w = shape
     ds = 2 if max(h, w) >= 700 else 1  # the envelope is smooth: half resolution is plenty
@@ -336,27 +348,52 @@ def soft_tissue(shape: tuple[int, int], frame: Frame, hips, a: dict, rng: np.ran
             gas += np.exp(-(((fx - cx) / ax) ** 2 + ((fy - cy) / ay) ** 2) ** 2)
         mottle = smooth_noise(rng, soft.shape, 0.25 * low.scale)
         soft -= 0.12 * np.clip(gas, 0, 1) * (0.8 + 0.2 * mottle)
-    soft = np.maximum(soft * thick, 0.0)
+    soft = soft * thick
+    if extra is not None:  # wide-field body: the lungs' air, computed on the same grid
+        soft = soft + extra(fx, fy)
+    soft = np.maximum(soft, 0.0)
     if ds > 1:
         soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
     return soft.astype(np.float32, copy=False)
 
 
 def draw_anatomy(shape: tuple[int, int], frame: Frame, hips, a: dict, gap: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Total attenuation (float32, H x W): soft tissue plus textured bone."""
+                 rng: np.random.Generator, body: dict | None = None,
+                 body_rng: np.random.Generator | None = None) -> np.ndarray:
+    """Total attenuation (float32, H x W): soft tissue plus textured bone.
+
+    `body` (wide-field phantoms) adds the thorax, lungs, bowel contrast and lower limbs, drawn
+    with `body_rng` so that the classic phantoms of a seed stay what they were."""
+    from hipvision.phantom import body as whole
+
     h, w = shape
     corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64)
     c, s = math.cos(frame.angle), math.sin(frame.angle)
     fy_corners = (-(corners[:, 0] - frame.ox) * s + (corners[:, 1] - frame.oy) * c) / frame.scale
+    top_y = float(fy_corners.min())
     bone = np.zeros(shape, np.float32)
-    draw_spine(bone, frame, a, float(fy_corners.min()), float(fy_corners.max()))
+    lumbar_end = draw_spine(bone, frame, a, top_y, float(fy_corners.max()),
+                            lumbar_count=whole.LUMBAR_COUNT if body is not None else 8)
+    extra = None
+    if body is not None:
+        mid = spine_midline(a)
+        cage_top = whole.draw_thorax(bone, frame, a, body, top_y, lumbar_end, mid)
+        whole.draw_contrast(bone, frame, a, body, body_rng)
+
+        def extra(fx, fy):
+            return whole.lungs(fx, fy, a, body, cage_top, lumbar_end, mid)
+
     draw_pelvis(bone, frame, hips, a, gap)
     for hip in hips:
         draw_femur(bone, frame, hip, a)
         draw_head(bone, frame, hip, a)
+        if body is not None:
+            whole.draw_lower_limb(bone, frame, hip, a, body)
     texture = smooth_noise(rng, shape, max(0.12 * frame.scale, 1.0))
     texture += 0.5 * smooth_noise(rng, shape, max(0.05 * frame.scale, 1.0))
     mottle = smooth_noise(rng, shape, frame.scale)  # thicker and thinner bone over head-sized areas
     bone *= 1.0 + a["texture"] * texture + 0.08 * mottle
-    return soft_tissue(shape, frame, hips, a, rng) + bone
+    if body is not None:
+        a = {**a, "trunk_width": body["trunk_half_width"]}
+    with np.errstate(over="ignore"):  # sigmoids far from the pelvis saturate: exp overflows to inf, harmlessly
+        return soft_tissue(shape, frame, hips, a, rng, extra) + bone

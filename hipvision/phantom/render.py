@@ -23,6 +23,8 @@ from hipvision.core.atomic import write_bytes_atomic
 from hipvision.core.interchange import AnnotatedImage, InterchangeError, read_coco, write_coco, write_csv
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.phantom.anatomy import draw_anatomy, sample_anatomy
+from hipvision.phantom.body import sample_body
+from hipvision.phantom.film import add_borders, add_labels, sample_film
 from hipvision.phantom.exposure import collimation_mask, expose, marker_mask, sample_exposure
 from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
 
@@ -31,6 +33,10 @@ FORMATS = ("png", "dicom")
 DICOM_COMPRESSIONS = (None, "jpeg2000", "rle")
 ANNOTATIONS_NAME = "annotations.json"
 TRUTH_NAME = "truth.csv"
+# Wide-field phantoms: the pelvis (iliac crest to ischium, ~12.1 head radii) fills this share of
+# the image height, log-uniformly: from a whole-body view (8 %) to a tight pelvis view.
+PELVIS_SPAN = 12.1
+PELVIS_FRACTION = (0.08, 0.9)
 
 
 def _number(owner: str, name: str, value, lo: float, hi: float) -> float:
@@ -51,6 +57,9 @@ class PhantomConfig:
     bit_depth: int = 16  # 8 or 16
     randomise: float = 1.0  # 0 = canonical phantom, 1 = full domain randomisation
     flip_fraction: float = 0.0  # share of images with the patient's right on the image's right
+    # Share of wide-field images: abdomen, thorax and limbs in view, the pelvis anywhere at any
+    # scale, film frames and text. 0 keeps every image pelvis-framed (the classic phantom).
+    wide_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         owner = "PhantomConfig"
@@ -68,6 +77,7 @@ class PhantomConfig:
         _number(owner, "dysplastic_fraction", self.dysplastic_fraction, 0.0, 1.0)
         _number(owner, "randomise", self.randomise, 0.0, 1.0)
         _number(owner, "flip_fraction", self.flip_fraction, 0.0, 1.0)
+        _number(owner, "wide_fraction", self.wide_fraction, 0.0, 1.0)
         if self.bit_depth not in (8, 16) or isinstance(self.bit_depth, bool):
             raise ValueError(f"{owner}.bit_depth must be 8 or 16, got {self.bit_depth!r}")
 
@@ -90,6 +100,26 @@ def _keep_points(hips, span: float) -> np.ndarray:
             pts.append((h.head[0] + dx, h.head[1] + dy))
             pts.append((h.rim[0] + dx, h.rim[1] + dy))
     return np.asarray(pts)
+
+
+def _place(hips, shape: tuple[int, int], r_px: float, tilt: float, margin: float, place: tuple[float, float],
+           rnd: float, wide: bool) -> Frame:
+    """Pose of the pelvis: the hip region (joints plus trochanters) inside the image with a margin,
+    shrunk if it does not fit. A pelvis view centres it (give or take); a wide view puts it anywhere."""
+    h, w = shape
+    keep = Frame(0.0, 0.0, 1.0, tilt).to_px(_keep_points(hips, 2.4))
+    lo_xy, hi_xy = keep.min(axis=0), keep.max(axis=0)
+    r_px = min(r_px, (w - 2 * margin) / (hi_xy[0] - lo_xy[0]), (h - 2 * margin) / (hi_xy[1] - lo_xy[1]))
+    x_range = (margin - lo_xy[0] * r_px, w - margin - hi_xy[0] * r_px)
+    y_range = (margin - lo_xy[1] * r_px, h - margin - hi_xy[1] * r_px)
+    if wide:
+        ox = x_range[0] + place[0] * (x_range[1] - x_range[0])
+        oy = y_range[0] + place[1] * (y_range[1] - y_range[0])
+    else:
+        ox = w / 2 + rnd * (place[0] - 0.5) * 0.2 * w
+        oy = place[1] * h
+    ox, oy = min(max(ox, x_range[0]), x_range[1]), min(max(oy, y_range[0]), y_range[1])
+    return Frame(ox, oy, r_px, tilt)
 
 
 def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> PhantomCase:
@@ -117,17 +147,15 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     anatomy = sample_anatomy(rng, rnd)
     exposure = sample_exposure(rng, rnd)
 
-    # Fit the hip region (joints plus trochanters) in the frame with a margin; shrink if needed.
-    margin = 0.03 * config.size
-    keep = Frame(0.0, 0.0, 1.0, tilt).to_px(_keep_points(hips, 2.4))
-    lo_xy, hi_xy = keep.min(axis=0), keep.max(axis=0)
-    r_px = min(r_px, (w - 2 * margin) / (hi_xy[0] - lo_xy[0]), (h - 2 * margin) / (hi_xy[1] - lo_xy[1]))
-    x_range = (margin - lo_xy[0] * r_px, w - margin - hi_xy[0] * r_px)
-    y_range = (margin - lo_xy[1] * r_px, h - margin - hi_xy[1] * r_px)
-    ox = w / 2 + rnd * (place_x - 0.5) * 0.2 * w
-    oy = place_y * h
-    ox, oy = min(max(ox, x_range[0]), x_range[1]), min(max(oy, y_range[0]), y_range[1])
-    frame = Frame(ox, oy, r_px, tilt)
+    # The wide-field draws come from their own stream, so a seed's classic phantom never changes.
+    wide_rng = np.random.default_rng([int(seed), 0x57DE])
+    wide = bool(wide_rng.random() < config.wide_fraction)
+    if wide:
+        lo_f, hi_f = PELVIS_FRACTION
+        r_px = h * math.exp(wide_rng.uniform(math.log(lo_f), math.log(hi_f))) / PELVIS_SPAN
+    frame = _place(hips, (h, w), r_px, tilt, 0.03 * config.size if not wide else 0.01 * config.size,
+                   (place_x, place_y) if not wide else tuple(wide_rng.random(2)), rnd, wide)
+    r_px = frame.scale
 
     landmarks = pixel_landmarks(frame, hips, mapping)
     for side in Side:
@@ -135,16 +163,24 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
         if err > 1e-9:  # the construction is exact; anything else is a bug, not noise
             raise AssertionError(f"phantom NA mismatch {err} deg on the {side.value} hip (seed {seed})")
 
-    mu = draw_anatomy((h, w), frame, hips, anatomy, gap, rng)
+    body = sample_body(wide_rng) if wide else None
+    mu = draw_anatomy((h, w), frame, hips, anatomy, gap, rng, body, wide_rng)
+    # Markers and processing scales follow the head in a pelvis view, the image in a wide one.
+    look_r = max(r_px, 0.03 * config.size) if wide else r_px
     head_xs = [landmarks.left.head_x, landmarks.right.head_x]
     avoid = (min(head_xs) - 2.6 * r_px, max(head_xs) + 2.6 * r_px)
-    marker, marker_box = marker_mask((h, w), exposure["marker_letter"], mapping, r_px, exposure, avoid, rng)
+    marker, marker_box = marker_mask((h, w), exposure["marker_letter"], mapping, look_r, exposure, avoid, rng)
     mu += 3.0 * marker
     keep_px = frame.to_px(_keep_points(hips, 2.6))
-    keep_box = (min(keep_px[:, 0].min(), marker_box[0]), min(keep_px[:, 1].min(), marker_box[1]),
-                max(keep_px[:, 0].max(), marker_box[2]), max(keep_px[:, 1].max(), marker_box[3]))
+    hips_box = (keep_px[:, 0].min(), keep_px[:, 1].min(), keep_px[:, 0].max(), keep_px[:, 1].max())
+    keep_box = (min(hips_box[0], marker_box[0]), min(hips_box[1], marker_box[1]),
+                max(hips_box[2], marker_box[2]), max(hips_box[3], marker_box[3]))
     collimator = collimation_mask((h, w), keep_box, exposure, rng)
-    image = expose(mu, exposure, config.size, r_px, rng, collimator)
+    image = expose(mu, exposure, config.size, look_r, rng, collimator)
+    film = sample_film(wide_rng) if wide else None
+    if film is not None:
+        add_borders(image, hips_box, film, wide_rng)
+        add_labels(image, hips_box, film, wide_rng)
     top = 255 if config.bit_depth == 8 else 65535
     pixels = (image * top + 0.5).astype(np.uint8 if config.bit_depth == 8 else np.uint16)
 
@@ -152,11 +188,12 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     params = {
         "seed": int(seed), "na": na, "right_on_image_left": mapping.right_on_image_left,
         "height": h, "width": w, "head_radius_px": r_px, "head_radius_mm": r_mm,
-        "tilt_deg": math.degrees(tilt), "origin_px": (ox, oy),
+        "tilt_deg": math.degrees(tilt), "origin_px": (frame.ox, frame.oy),
         "hips": {hh.patient_side: {"severity": hh.severity, "subluxation": abs(hh.head[0] - hh.acetabulum[0]),
                                   "socket_radius": hh.socket_r, "rim_psi_deg": hh.rim_psi,
                                   "flatten": hh.flatten} for hh in hips},
         "anatomy": anatomy, "exposure": exposure,
+        "wide": wide, "pelvis_fraction": PELVIS_SPAN * r_px / h, "body": body, "film": film,
     }
     return PhantomCase(pixels=pixels, landmarks=landmarks, mapping=mapping, spacing=(spacing_mm, spacing_mm),
                        target_na=dict(na), params=params)

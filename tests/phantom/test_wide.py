@@ -1,0 +1,65 @@
+"""Wide-field phantoms: any framing, the landmarks still exact, classic phantoms untouched."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from hipvision.core.landmarks import Side
+from hipvision.phantom import PhantomConfig, render_phantom
+
+WIDE = PhantomConfig(size=384, wide_fraction=1.0)
+
+
+@pytest.fixture(scope="module")
+def wide_cases():
+    return [render_phantom(500 + i, WIDE) for i in range(16)]
+
+
+def test_wide_phantoms_keep_exact_landmarks_inside_the_image(wide_cases):
+    for case in wide_cases:
+        h, w = case.pixels.shape
+        for side in Side:
+            sl = case.landmarks.side(side)
+            assert abs(case.landmarks.norberg_angle(side) - case.target_na[side.value]) < 1e-9
+            assert 0 <= sl.head_x - sl.head_r and sl.head_x + sl.head_r <= w
+            assert 0 <= sl.head_y - sl.head_r and sl.head_y + sl.head_r <= h
+            assert 0 <= sl.rim_x < w and 0 <= sl.rim_y < h
+
+
+def test_framing_ranges_from_whole_body_to_pelvis_and_moves_the_pelvis(wide_cases):
+    fractions = np.array([c.params["pelvis_fraction"] for c in wide_cases])
+    assert all(c.params["wide"] for c in wide_cases)
+    assert fractions.min() < 0.16 and fractions.max() > 0.45, fractions
+    # the hips' midpoint is not always near the centre (classic phantoms keep it within +-10 %)
+    mid_y = [0.5 * (c.landmarks.left.head_y + c.landmarks.right.head_y) / c.pixels.shape[0] for c in wide_cases]
+    assert max(mid_y) - min(mid_y) > 0.4
+
+
+def test_film_borders_and_labels_never_cover_the_hips(wide_cases):
+    with_film = [c for c in wide_cases if any(c.params["film"]["border_sides"]) or c.params["film"]["labels"]]
+    assert with_film, "no case drew a frame or label"
+    for case in with_film:
+        img = case.pixels.astype(np.float64) / np.iinfo(case.pixels.dtype).max
+        for sd in (case.landmarks.left, case.landmarks.right):
+            r = max(int(sd.head_r), 1)
+            y, x = int(sd.head_y), int(sd.head_x)
+            patch = img[y - r:y + r + 1, x - r:x + r + 1]
+            # a head is textured bone, not a flat frame band (std of a frame band is ~0.01)
+            assert patch.std() > 0.005 or r <= 2
+
+
+def test_wide_fraction_zero_renders_the_classic_phantom_unchanged():
+    classic = render_phantom(123, PhantomConfig(size=256))
+    again = render_phantom(123, PhantomConfig(size=256, wide_fraction=0.0))
+    assert not classic.params["wide"]
+    np.testing.assert_array_equal(classic.pixels, again.pixels)
+    # the digest of this phantom before wide-field phantoms existed: the classic stream is untouched
+    assert hashlib.sha256(classic.pixels.tobytes()).hexdigest()[:16] == "286c102236da798c"
+    wide = render_phantom(123, PhantomConfig(size=256, wide_fraction=1.0))
+    assert wide.params["wide"] and wide.target_na == classic.target_na  # same dog, other framing
+
+
+def test_wide_fraction_is_validated():
+    with pytest.raises(ValueError, match="wide_fraction"):
+        PhantomConfig(wide_fraction=1.5)
