@@ -48,6 +48,11 @@ SPECS: tuple[tuple[str, tuple[ActionSpec | None, ...]], ...] = (
         ActionSpec("circle", "3-point &circle", ("C",), "toggle_circle_mode",
                    "Click three points on a femoral head outline", checkable=True,
                    short="3-point circle"),
+        ActionSpec("place", "&Place hips with two clicks", ("P",), "toggle_place_mode",
+                   "Click near each femoral head; the model refines centre, radius and rim from there",
+                   checkable=True, short="Place hips"),
+        ActionSpec("refine", "R&efine around the heads", ("R",), "refine_around_heads",
+                   "Refit radius and rim around where the heads are now (after dragging a head far)"),
         ActionSpec("swap", "&Swap left/right", ("Shift+S",), "swap_sides", "The patient sides are the other way round"),
         ActionSpec("reset", "Reset to &prediction", ("Ctrl+R",), "reset_to_prediction"),
         ActionSpec("delete", "&Delete landmarks", ("Del",), "delete_annotation"),
@@ -83,14 +88,14 @@ EXTRA_KEYS = (
     ("Drag a handle", "Move a landmark (head centre, radius point, rim)"),
     ("Click a handle, then ← ↑ → ↓", "Nudge the landmark 1 px (Shift: 10 px)"),
     ("Tab", "Select the next landmark"),
-    ("Esc", "Deselect / leave 3-point mode"),
+    ("Esc", "Deselect / leave 3-point or place-hips mode"),
     ("Left drag on the image", "Pan"),
     ("Wheel", "Zoom"),
     ("Right drag", "Window/level (horizontal: width, vertical: centre)"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (history per image)"),
 )
 
-TOOLBAR = ("open", None, "prev", "next", None, "undo", "redo", "verify", "circle", None, "fit", "hips", "invert", "wl",
+TOOLBAR = ("open", None, "prev", "next", None, "undo", "redo", "verify", "place", "circle", None, "fit", "hips", "invert", "wl",
            None, "report")
 
 

@@ -93,6 +93,8 @@ class Canvas(pg.GraphicsView):
         self._preview: HipLandmarks | None = None
         self._selected: HandleKey | None = None
         self._circle_points: list[tuple[float, float]] | None = None
+        self.click_tool = None  # a tool that takes the image clicks (place hips), or None
+        self._handles_hidden = False
 
         # 'fit' or 'hips': re-applied on resize and for each new image until the user zooms or
         # pans by hand (None), so paging through a study keeps the view the user chose.
@@ -114,6 +116,8 @@ class Canvas(pg.GraphicsView):
 
     def set_image(self, loaded: LoadedImage | None, message: str = "") -> None:
         """Show a decoded radiograph (fitted, with its default window), or a message instead."""
+        if self.click_tool is not None:  # clicks on the previous image mean nothing here
+            self.click_tool.cancel()
         self._loaded = loaded
         self._crop = None
         self._landmarks = self._preview = self._drag_start = None  # the previous image's
@@ -259,6 +263,7 @@ class Canvas(pg.GraphicsView):
         self._set_handles_visible(self._circle_points is None)
 
     def _set_handles_visible(self, visible: bool) -> None:
+        visible = visible and not self._handles_hidden
         for h in self.handles.values():
             h.setVisible(visible)
         if not visible:
@@ -331,7 +336,9 @@ class Canvas(pg.GraphicsView):
             ev.accept()
             return
         if key == Qt.Key.Key_Escape:
-            if self._circle_points is not None:
+            if self.click_tool is not None:
+                self.click_tool.cancel()
+            elif self._circle_points is not None:
                 self.cancel_circle_mode()
             else:
                 self.select(None)
@@ -366,7 +373,15 @@ class Canvas(pg.GraphicsView):
             self.message.emit("")
             self.circleModeChanged.emit(False)
 
+    def set_handles_hidden(self, hidden: bool) -> None:
+        """Hide the handles while a click tool collects points, whatever the annotation."""
+        self._handles_hidden = bool(hidden)
+        self._set_handles_visible(self.landmarks is not None)
+
     def _on_clicked(self, x: float, y: float) -> None:
+        if self.click_tool is not None:
+            self.click_tool.add_click(x, y)
+            return
         if self._circle_points is None:
             self.select(None)
             return

@@ -39,6 +39,7 @@ class EngineBridge(QObject):
         self.models_dock = None
         self._add_actions()
         window.predict_requested.connect(self.predict_image)
+        window.place_tool.placed.connect(self.place_hips)
         window.project_opened.connect(self._on_project_opened)
         self.engine.finished.connect(self._on_finished)
         self.engine.failed.connect(self._on_failed)
@@ -118,6 +119,20 @@ class EngineBridge(QObject):
                            title=f"Predict image {image_id}")
         self.window.show_status("Predicting landmarks…")
 
+    def place_hips(self, heads) -> None:
+        """Two clicks (or the refine key) -> the engine refines the hips from there."""
+        folder, image_id = self._project_dir(), self.window.current_image_id
+        if folder is None or image_id is None:
+            return
+        from hipvision.ml.place_job import PlaceJob, place_hips
+
+        try:
+            config = PlaceJob(folder, image_id, tuple(tuple(map(float, p)) for p in heads), self._device())
+        except ValueError as exc:
+            self.window.show_status(str(exc).replace("PlaceJob.heads: ", ""))
+            return
+        self.engine.submit("place", place_hips, config, title=f"Place hips on image {image_id}")
+
     def predict_all(self) -> None:
         folder = self._project_dir()
         if folder is None:
@@ -162,6 +177,9 @@ class EngineBridge(QObject):
 
     def _on_finished(self, job_id: int, result) -> None:
         job = self.engine.jobs.get(job_id)
+        if job is not None and job.kind == "place":
+            self.window.apply_placement(result)
+            return
         if job is None or not isinstance(result, dict):
             return
         for image_id in list(result.get("predicted", [])) + list(result.get("skipped", [])):

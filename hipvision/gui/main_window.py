@@ -34,6 +34,8 @@ from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
+from hipvision.gui.place_actions import PlaceMixin
+from hipvision.gui.place_tool import PlaceTool
 from hipvision.gui.start_screen import StartScreen
 from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
@@ -42,7 +44,7 @@ from hipvision.gui.workspace import Workspace
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
-class MainWindow(OutputsMixin, QMainWindow):
+class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
@@ -92,7 +94,10 @@ class MainWindow(OutputsMixin, QMainWindow):
                  self.add_panel(self.panel, "Measurements", Qt.DockWidgetArea.RightDockWidgetArea)]
 
         self.actions = build_actions(self)
-        self.actions["predict"].setEnabled(False)
+        self.place_tool = PlaceTool(self.canvas)
+        self.place_tool.message.connect(self.show_status)
+        self.place_tool.activeChanged.connect(self.actions["place"].setChecked)
+        self.set_prediction_available(False)
         self.status_text = QLabel()
         self.cursor_text = QLabel()
         self.window_text = QLabel()
@@ -134,7 +139,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.banner.setVisible(bool(text))
 
     def set_prediction_available(self, available: bool) -> None:
-        self.actions["predict"].setEnabled(bool(available))
+        for name in ("predict", "place", "refine"):  # all three need the engine's model
+            self.actions[name].setEnabled(bool(available))
 
     # ------------------------------------------------------------------ project
 

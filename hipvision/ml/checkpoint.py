@@ -101,7 +101,8 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "stage1": bundle.stage1.spec.to_dict(),
         "stage2": bundle.stage2.spec.to_dict() if bundle.stage2 is not None else None,
         "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters,
-                     "crop_views": bundle.options.crop_views},
+                     "crop_views": bundle.options.crop_views, "zoom": bundle.options.zoom,
+                     "zoom_side": bundle.options.zoom_side},
         "landmark_schema": LANDMARK_SCHEMA,
     })
     meta.setdefault("model_id", path.stem)
@@ -147,7 +148,9 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
         s2 = NetSpec.from_dict(meta["stage2"]) if meta.get("stage2") else None
         p = meta["pipeline"]
         options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]),
-                                  crop_views=int(p.get("crop_views", 1)))
+                                  crop_views=int(p.get("crop_views", 1)),
+                                  # models from before the zoomed pass were not trained for it
+                                  zoom=bool(p.get("zoom", False)), zoom_side=float(p.get("zoom_side", 2.8)))
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(sidecar_path(path), f"sidecar describes no valid model: {exc}") from None
     try:

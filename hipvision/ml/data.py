@@ -72,9 +72,10 @@ class CachedImage:
     overview_affine: Affine  # full -> overview
     patches: list  # [(float16 pixels, Affine full->patch)] image-left, image-right
     hips: np.ndarray  # (2, 5) image order, full pixels
+    pelvis: tuple | None = None  # (float16 pixels, Affine full->patch) around both hips: zoomed stage 1
 
     def source(self) -> PatchSource:
-        return PatchSource(self.full_size, self.overview, self.overview_affine, self.patches)
+        return PatchSource(self.full_size, self.overview, self.overview_affine, self.patches, self.pelvis)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class CacheSpec:
     stage1_size: int
     crop_size: int
     crop_factor: float
+    zoom_side: float = 2.8
 
     @property
     def overview_side(self) -> int:
@@ -91,6 +93,22 @@ class CacheSpec:
 # Patches cover this many crop sides: enough for the crop jitter below, scaled and rotated.
 PATCH_EXTENT = 1.7
 PATCH_OVERSAMPLE = 1.15  # patch pixels per crop pixel, so a 0.87x zoom-in does not upsample
+# The pelvis patch spans this many of the widest zoomed view (jittered and rotated) across.
+PELVIS_EXTENT = 1.3
+
+
+def _pelvis_patch(pixels: np.ndarray, hips: np.ndarray, spec: CacheSpec, top: float):
+    heads = hips[:, :2]
+    mid = heads.mean(axis=0)
+    d = max(float(np.hypot(*(heads[1] - heads[0]))), 1.0)
+    lo, hi = zoom_side_range(spec.zoom_side)
+    side = PELVIS_EXTENT * hi * d
+    # resolution for the tightest view: stage-1 input pixels across `lo` inter-head distances
+    px = int(math.ceil(spec.stage1_size * PELVIS_EXTENT * hi / lo))
+    if px > side:  # never store more pixels than the radiograph has
+        px = max(8, int(math.ceil(side)))
+    m = crop_affine(float(mid[0]), float(mid[1]), side, px)
+    return (warp(pixels, m, px, border="nan") / top).astype(np.float16), m
 
 
 def cache_image(sample: Sample, spec: CacheSpec) -> CachedImage:
@@ -118,7 +136,8 @@ def cache_image(sample: Sample, spec: CacheSpec) -> CachedImage:
             px = max(8, int(math.ceil(side)))
             m = crop_affine(hx, hy, side, px)
         patches.append(((warp(pixels, m, px) / top).astype(np.float16), m))
-    return CachedImage(full_size=full, overview=overview, overview_affine=ov_aff, patches=patches, hips=hips)
+    return CachedImage(full_size=full, overview=overview, overview_affine=ov_aff, patches=patches, hips=hips,
+                       pelvis=_pelvis_patch(pixels, hips, spec, top))
 
 
 def build_cache(samples: Sequence[Sample], spec: CacheSpec, *, progress=None, cancel=None,
@@ -148,6 +167,8 @@ class AugmentConfig:
     brightness: float = 0.10
     noise: float = 0.04  # max std
     blur: float = 0.3  # probability
+    zoom: float = 0.5  # probability that a stage-1 example is the zoomed view around the hips
+    zoom_jitter: float = 0.12  # its centre's offset, std in inter-head distances (a first pass's error)
     enabled: bool = True
 
     @classmethod
@@ -179,24 +200,48 @@ def _warp_normalised(src: np.ndarray, m: Affine, size: int) -> np.ndarray:
     return res
 
 
+def zoom_side_range(zoom_side: float) -> tuple[float, float]:
+    """Zoomed stage-1 views in training span this many inter-head distances: around the
+    pipeline's own `zoom_side`, wider for a wrong first guess, tighter for a wide pelvis."""
+    return 0.8 * zoom_side, 1.5 * zoom_side
+
+
 _SWAP_PTS = [1, 0, 3, 2]
 
 
-def stage1_example(c: CachedImage, size: int, rng: np.random.Generator, a: AugmentConfig):
+def _zoom_view(c: CachedImage, size: int, rng: np.random.Generator, a: AugmentConfig, zoom_side: float) -> Affine:
+    """Full -> input of a zoomed stage-1 view: a square around the hips as the pipeline's
+    second pass crops it, at a random scale, offset and rotation."""
+    heads = c.hips[:, :2]
+    d = max(float(np.hypot(*(heads[1] - heads[0]))), 1.0)
+    lo, hi = zoom_side_range(zoom_side)
+    side = d * math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    off = np.clip(rng.normal(0.0, a.zoom_jitter, 2), -2.5 * a.zoom_jitter, 2.5 * a.zoom_jitter) * d
+    mid = heads.mean(axis=0) + off
+    return crop_affine(float(mid[0]), float(mid[1]), side, size, angle_deg=rng.uniform(-a.rotate_deg, a.rotate_deg))
+
+
+def stage1_example(c: CachedImage, size: int, rng: np.random.Generator, a: AugmentConfig, zoom_side: float = 2.8):
     """(input, points (4, 2), radii (2,)) in input pixels."""
-    base = Letterbox(c.full_size[0], c.full_size[1], size).affine
     flip = a.enabled and rng.random() < a.flip
-    if a.enabled:
-        ang = math.radians(rng.uniform(-a.rotate_deg, a.rotate_deg))
-        s = math.exp(rng.uniform(-a.scale, a.scale))
-        tx, ty = rng.uniform(-a.shift, a.shift, 2) * size
-        cx = cy = (size - 1) / 2
-        cos, sin = math.cos(ang) * s, math.sin(ang) * s
-        aug = Affine(cos, -sin, cx - cos * cx + sin * cy + tx, sin, cos, cy - sin * cx - cos * cy + ty)
-        base = base.then(aug)
+    zoomed = a.enabled and c.pelvis is not None and rng.random() < a.zoom
+    if zoomed:
+        base = _zoom_view(c, size, rng, a, zoom_side)
+        src, src_affine = c.pelvis
+    else:
+        base = Letterbox(c.full_size[0], c.full_size[1], size).affine
+        src, src_affine = c.overview, c.overview_affine
+        if a.enabled:
+            ang = math.radians(rng.uniform(-a.rotate_deg, a.rotate_deg))
+            s = math.exp(rng.uniform(-a.scale, a.scale))
+            tx, ty = rng.uniform(-a.shift, a.shift, 2) * size
+            cx = cy = (size - 1) / 2
+            cos, sin = math.cos(ang) * s, math.sin(ang) * s
+            aug = Affine(cos, -sin, cx - cos * cx + sin * cy + tx, sin, cos, cy - sin * cx - cos * cy + ty)
+            base = base.then(aug)
     if flip:
         base = base.then(hflip(size))
-    img = _warp_normalised(c.overview, c.overview_affine.inverse().then(base), size)
+    img = _warp_normalised(src, src_affine.inverse().then(base), size)
     h = c.hips
     pts = base.apply(np.array([h[0, :2], h[1, :2], h[0, 3:5], h[1, 3:5]]))
     rad = h[:, 2] * base.scale

@@ -32,6 +32,7 @@ class HipComparison:
     rim_err_mm: float | None
     grade_true: str
     grade_pred: str
+    head_located: bool = True  # predicted head within LOCATED_SHARE of the true inter-head distance
 
     @property
     def na_abs_err(self) -> float:
@@ -41,6 +42,11 @@ class HipComparison:
         d = asdict(self)
         d["na_abs_err"] = self.na_abs_err
         return d
+
+
+# A head counts as located when the prediction lands within this share of the distance between
+# the two true head centres: on the femoral head itself, not on the spine, ilium or abdomen.
+LOCATED_SHARE = 0.1
 
 
 def _mm(dx: float, dy: float, spacing) -> float | None:
@@ -54,6 +60,7 @@ def compare(image: str, pred: HipLandmarks, truth: HipLandmarks, *, split: str =
             spacing: tuple[float, float] | None = None,
             thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> list[HipComparison]:
     out = []
+    inter_head = math.hypot(truth.left.head_x - truth.right.head_x, truth.left.head_y - truth.right.head_y)
     for side in Side:
         p, t = pred.side(side), truth.side(side)
         na_t, na_p = truth.norberg_angle(side), pred.norberg_angle(side)
@@ -65,6 +72,7 @@ def compare(image: str, pred: HipLandmarks, truth: HipLandmarks, *, split: str =
             radius_err_px=abs(p.head_r - t.head_r),
             head_err_mm=_mm(hdx, hdy, spacing), rim_err_mm=_mm(rdx, rdy, spacing),
             grade_true=grade_hint(na_t, thresholds).value, grade_pred=grade_hint(na_p, thresholds).value,
+            head_located=math.hypot(hdx, hdy) <= LOCATED_SHARE * inter_head,
         ))
     return out
 
@@ -84,6 +92,7 @@ def summarise(rows: Sequence[HipComparison]) -> dict:
         "na_mape": float((err / np.abs(na_t)).mean() * 100.0),
         "within_5": float((err <= 5.0).mean() * 100.0),
         "within_10": float((err <= 10.0).mean() * 100.0),
+        "located": float(np.mean([r.head_located for r in rows]) * 100.0),
         "grade_agreement": float(np.mean([r.grade_true == r.grade_pred for r in rows]) * 100.0),
         "head_err_px": float(np.mean([r.head_err_px for r in rows])),
         "rim_err_px": float(np.mean([r.rim_err_px for r in rows])),

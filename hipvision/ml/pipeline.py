@@ -6,6 +6,13 @@ best-resolution pixels available — mirrors the image-left hip so one network s
 sides, and refines head centre, radius and rim; the refined hip is cropped again around its
 new centre `refine_iters` times (the crop is then centred as in training).
 
+Zoom: on a wide view (whole body, abdomen) the pelvis can be a tenth of the image, a few
+pixels per head at stage 1's input. So stage 1 runs a second time on a square around the
+hips it found (`zoom_side` inter-head distances across), which is the pelvis-framed view it
+knows best; the zoomed estimate replaces the first. The same zoomed pass starts from two
+clicked heads in the place-with-clicks assist (`heads=`), where stage 1 gives radius and rim
+and the clicks give the heads.
+
 Flip test-time augmentation runs stage 1 on the mirrored image too and averages it (sides
 swapped back). Stage 2 needs no flip: mirroring an image-left hip *is* its canonical view,
 so the pipeline is exactly mirror-equivariant with TTA on, whatever the weights.
@@ -20,7 +27,7 @@ import numpy as np
 import torch
 
 from hipvision.ml.model import KeypointNet
-from hipvision.ml.transforms import Affine, crop_affine, crop_input, hflip, letterbox_input
+from hipvision.ml.transforms import Affine, crop_affine, crop_input, hflip, letterbox_input, masked_input
 
 HIPS = ("image_left", "image_right")
 
@@ -46,15 +53,24 @@ class ArraySource:
     def crop(self, full_to_crop: Affine, size: int) -> np.ndarray:
         return crop_input(self.pixels, self.to_pixels, full_to_crop, size)
 
+    def zoom(self, full_to_crop: Affine, size: int) -> np.ndarray:
+        return masked_input(self.pixels, self.to_pixels.inverse().then(full_to_crop), size)
+
 
 class PatchSource:
-    """A cached overview plus one high-resolution patch per hip (validation during training)."""
+    """A cached overview, a pelvis patch and one high-resolution patch per hip (validation
+    during training)."""
 
-    def __init__(self, full_size, overview: np.ndarray, overview_affine: Affine, patches):
+    def __init__(self, full_size, overview: np.ndarray, overview_affine: Affine, patches, pelvis=None):
         self.full_size = tuple(full_size)
         self.overview = overview
         self.overview_affine = overview_affine
         self.patches = patches  # [(pixels, Affine full->patch)] per image side
+        self.pelvis = pelvis  # (pixels, Affine full->patch) around both hips, or None
+
+    def zoom(self, full_to_crop: Affine, size: int) -> np.ndarray:
+        pixels, affine = self.pelvis if self.pelvis is not None else (self.overview, self.overview_affine)
+        return masked_input(np.asarray(pixels, dtype=np.float32), affine.inverse().then(full_to_crop), size)
 
     def stage1_input(self, size: int) -> tuple[np.ndarray, Affine]:
         return letterbox_input(np.asarray(self.overview, dtype=np.float32), self.overview_affine, size)
@@ -73,8 +89,12 @@ class PipelineOptions:
     refine_iters: int = 2
     tta: bool = True
     crop_views: int = 1  # final-iteration crops per hip, shifted by a tenth of a radius, averaged
+    zoom: bool = True  # re-run stage 1 on a square around the hips it found
+    zoom_side: float = 2.8  # that square's side, in inter-head distances (a pelvis-framed view)
 
     def __post_init__(self) -> None:
+        if not 1.5 <= self.zoom_side <= 8.0:
+            raise ValueError(f"zoom_side must be in 1.5..8, got {self.zoom_side!r}")
         if not 2.0 <= self.crop_factor <= 16.0:
             raise ValueError(f"crop_factor must be in 2..16, got {self.crop_factor!r}")
         if not isinstance(self.refine_iters, int) or not 1 <= self.refine_iters <= 5:
@@ -116,18 +136,17 @@ _SWAP_PTS = [1, 0, 3, 2]  # stage-1 point order under a horizontal flip
 _SWAP_RAD = [1, 0]
 
 
-def run_stage1(net: KeypointNet, sources: list, device, tta: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2, 5) image-order hips from stage 1, and (N, 2, 2) flip disagreement in pixels."""
+def _stage1(net: KeypointNet, inputs: list[np.ndarray], maps: list[Affine], device, tta: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2, 5) image-order hips (full pixels) and (N, 2, 2) flip disagreement in pixels."""
     size = net.spec.input_size
-    inputs, maps = [], []
-    for src in sources:
-        arr, a = src.stage1_input(size)
-        inputs.append(arr)
-        maps.append(a)
+    batch = []
+    for arr in inputs:
+        batch.append(arr)
         if tta:
-            inputs.append(np.ascontiguousarray(arr[:, ::-1]))
-    pts, rad, _ = _forward(net, inputs, device)
-    n = len(sources)
+            batch.append(np.ascontiguousarray(arr[:, ::-1]))
+    pts, rad, _ = _forward(net, batch, device)
+    n = len(inputs)
     hips = np.zeros((n, 2, 5))
     gap = np.zeros((n, 2, 2))
     step = 2 if tta else 1
@@ -145,15 +164,67 @@ def run_stage1(net: KeypointNet, sources: list, device, tta: bool) -> tuple[np.n
     return hips, gap
 
 
+def run_stage1(net: KeypointNet, sources: list, device, tta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1 on the whole radiograph, letterboxed."""
+    size = net.spec.input_size
+    inputs, maps = zip(*(src.stage1_input(size) for src in sources))
+    return _stage1(net, list(inputs), list(maps), device, tta)
+
+
+# The zoomed square is never smaller than this share of the image's longest side: two heads
+# guessed on one spot (an untrained or lost model) must not zoom into a few pixels.
+MIN_ZOOM_SHARE = 0.12
+
+
+def zoom_affine(heads: np.ndarray, zoom_side: float, size: int, full_size) -> Affine:
+    """Full pixels -> stage-1 input of the square around two head centres (2, 2)."""
+    mid = heads.mean(axis=0)
+    d = float(np.hypot(*(heads[1] - heads[0])))
+    side = max(zoom_side * d, MIN_ZOOM_SHARE * max(full_size))
+    return crop_affine(float(mid[0]), float(mid[1]), side, size)
+
+
+def run_zoom(net: KeypointNet, sources: list, heads: np.ndarray, options: "PipelineOptions", device
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1 on the square around each source's two heads ((N, 2, 2) image-order centres)."""
+    size = net.spec.input_size
+    maps = [zoom_affine(h, options.zoom_side, size, src.full_size) for h, src in zip(heads, sources)]
+    inputs = [src.zoom(m, size) for src, m in zip(sources, maps)]
+    return _stage1(net, inputs, maps, device, options.tta)
+
+
 def _sane_radius(r: float, full_size) -> float:
     m = max(full_size)
     return float(min(max(r, 0.004 * m), 0.2 * m)) if math.isfinite(r) else 0.05 * m
 
 
+def _clicked_hips(zoomed: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    """Start from the clicked heads; radius (kept within a plausible share of the inter-head
+    distance) and rim from the zoomed stage 1, the rim moved along with its head."""
+    out = zoomed.copy()
+    for i in range(len(out)):
+        d = float(np.hypot(*(heads[i, 1] - heads[i, 0])))
+        for h in range(2):
+            r = out[i, h, 2]
+            out[i, h, 2] = float(np.clip(r, d / 16, d / 5)) if math.isfinite(r) else d / 9
+            out[i, h, 3:5] += heads[i, h] - out[i, h, :2]
+            out[i, h, :2] = heads[i, h]
+    return out
+
+
 def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list, options: PipelineOptions,
-                 device="cpu") -> list[RawHips]:
-    s1, gap = run_stage1(stage1, sources, device, options.tta)
+                 device="cpu", heads: np.ndarray | None = None) -> list[RawHips]:
+    """Both stages on each source. `heads` ((N, 2, 2) image-order head centres, full pixels)
+    replaces the first stage-1 pass: the place-with-clicks assist."""
     n = len(sources)
+    if heads is not None:
+        heads = np.asarray(heads, dtype=np.float64).reshape(n, 2, 2)
+        zoomed, gap = run_zoom(stage1, sources, heads, options, device)
+        s1 = _clicked_hips(zoomed, heads)
+    else:
+        s1, gap = run_stage1(stage1, sources, device, options.tta)
+        if options.zoom:
+            s1, gap = run_zoom(stage1, sources, s1[:, :, :2], options, device)
     hips = s1.copy()
     spread = np.full((n, 2, 2), np.nan)
     shift = np.zeros((n, 2, 2))

@@ -70,7 +70,7 @@ class Predictor:
 
     def __init__(self, bundle: ModelBundle, *, device=None, path: Path | None = None, tta: bool = True,
                  low_confidence_below: float = LOW_CONFIDENCE, threads: int | None = None,
-                 refine_iters: int | None = None, crop_views: int | None = None):
+                 refine_iters: int | None = None, crop_views: int | None = None, zoom: bool | None = None):
         self.bundle = bundle
         self.device = pick_device(device or "auto") if not isinstance(device, torch.device) else device
         if self.device.type == "cpu" and threads is not None:
@@ -79,7 +79,8 @@ class Predictor:
         self.stage2 = bundle.stage2.to(self.device).eval() if bundle.stage2 is not None else None
         o = bundle.options  # the model's own settings unless overridden
         self.options = PipelineOptions(o.crop_factor, refine_iters or o.refine_iters, tta=tta,
-                                       crop_views=crop_views or o.crop_views)
+                                       crop_views=crop_views or o.crop_views,
+                                       zoom=o.zoom if zoom is None else bool(zoom), zoom_side=o.zoom_side)
         self.path = path
         self.low_confidence_below = float(low_confidence_below)
         self._lock = threading.Lock()
@@ -181,8 +182,30 @@ class Predictor:
             return None
         return int(math.ceil(max(src.full_size) * min(1.0, need)))
 
-    def predict(self, image, mapping: SideMapping | None = None) -> Prediction:
-        return self.predict_batch([image], [mapping])[0]
+    def predict(self, image, mapping: SideMapping | None = None, *, heads=None) -> Prediction:
+        """Landmarks of one radiograph. `heads` = ((x, y) of the image-left head, (x, y) of the
+        image-right head), full-resolution pixels, roughly placed (a click each): stage 2 then
+        refines centre, radius and rim from there instead of from stage 1's guess."""
+        if heads is None:
+            return self.predict_batch([image], [mapping])[0]
+        heads = np.asarray(heads, dtype=np.float64)
+        if heads.shape != (2, 2) or not np.isfinite(heads).all():
+            raise ValueError(f"heads must be two finite (x, y) points, got {heads.tolist()!r}")
+        if heads[0, 0] > heads[1, 0]:  # image-left head first, whatever order the clicks came in
+            heads = heads[::-1]
+        src, name, path = self._source(image)
+        with self._lock:
+            raw = run_pipeline(self.stage1, self.stage2, [src], self.options, self.device, heads=heads[None])[0]
+            redo = self._needs_more_pixels(src, raw) if path is not None else None
+            if redo:
+                from hipvision.core.radiograph import load_radiograph
+
+                rg = load_radiograph(path, max_side=redo)
+                src = ArraySource(rg.pixels, rg.full_size)
+                raw = run_pipeline(self.stage1, self.stage2, [src], self.options, self.device, heads=heads[None])[0]
+        pred = self._prediction(raw, mapping or SideMapping(), name, src.full_size)
+        pred.details["heads_given"] = heads.tolist()
+        return pred
 
     def predict_batch(self, images: Sequence, mappings: Sequence[SideMapping | None] | None = None, *,
                       batch_size: int = 8, progress=None, cancel=None) -> list[Prediction]:

@@ -166,8 +166,9 @@ def warp(src: np.ndarray, m: Affine, size: int, *, border: str = "reflect") -> n
     x1 = min(w, int(math.ceil(corners[:, 0].max())) + pad + 1)
     y1 = min(h, int(math.ceil(corners[:, 1].max())) + pad + 1)
     mode = cv2.BORDER_REFLECT_101 if border == "reflect" else cv2.BORDER_CONSTANT
+    fill = float("nan") if border == "nan" else 0.0
     if x1 <= x0 or y1 <= y0:  # entirely outside the image
-        return np.zeros((size, size), dtype=np.float32)
+        return np.full((size, size), fill, dtype=np.float32)
     roi = np.ascontiguousarray(src[y0:y1, x0:x1], dtype=np.float32)
     if shrink > 1.5:
         sigma = 0.45 * math.sqrt(shrink * shrink - 1.0)
@@ -175,7 +176,7 @@ def warp(src: np.ndarray, m: Affine, size: int, *, border: str = "reflect") -> n
     mm = Affine.translation(x0, y0).then(m)  # roi pixels -> output pixels
     if roi.shape[0] < 2 or roi.shape[1] < 2:
         mode = cv2.BORDER_REPLICATE
-    return cv2.warpAffine(roi, mm.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=mode)
+    return cv2.warpAffine(roi, mm.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=fill)
 
 
 # ---------------------------------------------------------------------------- intensity
@@ -210,6 +211,16 @@ def letterbox_input(pixels: np.ndarray, to_pixels: Affine, size: int) -> tuple[n
     out = normalise(boxed, mask=mask)
     out[~mask] = 0.0
     return out, to_pixels.then(lb.affine)
+
+
+def masked_input(src: np.ndarray, m: Affine, size: int) -> np.ndarray:
+    """`src` through `m` into a normalised size x size input; what lies outside the image is 0
+    and does not count in the normalisation (as the letterbox's bars)."""
+    out = warp(src, m, size, border="nan")
+    valid = np.isfinite(out)
+    res = normalise(np.where(valid, out, 0), mask=valid)
+    res[~valid] = 0.0
+    return res
 
 
 def crop_input(pixels: np.ndarray, to_pixels: Affine, full_to_crop: Affine, size: int) -> np.ndarray:

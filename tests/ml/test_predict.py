@@ -70,7 +70,27 @@ def _random_bundle():
             n.head.out.weight[k:] = 0.0
             n.head.out.bias[k:] = 2.0  # radius 2 heatmap cells: crops of a sensible size
             n.eval()
-    return ModelBundle(nets[0], nets[1], PipelineOptions(), meta={"model_id": "random"})
+    # No zoomed pass: the random stage 1 guesses radii of a pixel, and stage-2 crops of a few
+    # pixels magnify interpolation round-off. The zoomed pass has its own equivariance test.
+    return ModelBundle(nets[0], nets[1], PipelineOptions(zoom=False), meta={"model_id": "random"})
+
+
+def test_zoomed_stage1_pass_is_mirror_equivariant():
+    from hipvision.ml.pipeline import ArraySource, PipelineOptions, run_stage1, run_zoom
+    from hipvision.phantom import PhantomConfig, render_phantom
+
+    img = render_phantom(7, PhantomConfig(size=320)).pixels.astype(np.float32)
+    net = _random_bundle().stage1
+    out = []
+    for im in (img, mirror_image(img)):
+        s1, _ = run_stage1(net, [ArraySource(im)], "cpu", True)
+        z, _ = run_zoom(net, [ArraySource(im)], s1[:, :, :2], PipelineOptions(), "cpu")
+        out.append(z[0])
+    w = img.shape[1]
+    # image-left of the mirror is the image-right of the original, x mirrored
+    np.testing.assert_allclose(out[1][0, 0], w - 1 - out[0][1, 0], atol=0.02)
+    np.testing.assert_allclose(out[1][1, 0], w - 1 - out[0][0, 0], atol=0.02)
+    np.testing.assert_allclose(out[1][0, 1], out[0][1, 1], atol=0.02)
 
 
 def test_flip_tta_is_exactly_mirror_equivariant_with_sides_swapped():
@@ -145,3 +165,19 @@ def test_default_model_is_confident_on_a_phantom_and_not_on_noise():
         bad = p.predict(img)
         assert max(bad.confidence.values()) < min(good.confidence.values()), what
         assert len(bad.low_confidence) >= 4, (what, bad.confidence)
+
+
+def test_given_heads_replace_stage1_and_stage2_starts_from_them(tiny_model, phantom_cases):
+    """The place-with-clicks path: the clicks (in either order) are stage 2's starting heads,
+    whatever stage 1 would have said; radius and rim come from the zoomed stage 1."""
+    case = phantom_cases[0]
+    p = Predictor.load(tiny_model.checkpoint, device="cpu")
+    clicks = np.array([[200.0, 150.0], [60.0, 140.0]])  # image-right first: the order must not matter
+    pred = p.predict(case.pixels.astype(np.float32), heads=clicks)
+    start = np.array(pred.details["stage1"])
+    np.testing.assert_allclose(start[:, :2], clicks[::-1], atol=1e-9)
+    d = float(np.hypot(*(clicks[1] - clicks[0])))
+    assert np.all((start[:, 2] >= d / 16 - 1e-9) & (start[:, 2] <= d / 5 + 1e-9))
+    assert pred.details["heads_given"] == clicks[::-1].tolist()
+    with pytest.raises(ValueError, match="two finite"):
+        p.predict(case.pixels.astype(np.float32), heads=[[1.0, 2.0]])
