@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="write here instead of standard output")
     p.add_argument("--patient-right-on", choices=("image-left", "image-right"), default="image-left",
                    help="where the patient's right hip is on the image (default: image-left, the VD convention)")
+    p.add_argument("--heads", metavar="X1,Y1,X2,Y2",
+                   help="rough femoral-head centres (a click each; full-resolution pixels, image-left head "
+                        "first): stage 2 refines centre, radius and rim from there. One IMAGE only")
     p.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation (faster)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--batch-size", type=int, default=4)
@@ -48,6 +51,23 @@ def collect_images(inputs: list[str]) -> list[tuple[str, object]]:
     return out
 
 
+def parse_heads(text: str):
+    """'X1,Y1,X2,Y2' -> ((x1, y1), (x2, y2)); a CommandError naming the problem otherwise."""
+    import math
+
+    from hipvision.cli import CommandError
+
+    try:
+        v = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise CommandError(f"--heads must be four numbers X1,Y1,X2,Y2, got {text!r}") from None
+    if len(v) != 4 or not all(math.isfinite(x) for x in v):
+        raise CommandError(f"--heads must be four finite numbers X1,Y1,X2,Y2, got {text!r}")
+    if math.hypot(v[2] - v[0], v[3] - v[1]) < 2:
+        raise CommandError("--heads: both heads are on the same spot")
+    return (v[0], v[1]), (v[2], v[3])
+
+
 def run(args) -> int:
     import json
 
@@ -63,6 +83,9 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     images = collect_images(args.inputs)
+    heads = parse_heads(args.heads) if args.heads else None
+    if heads is not None and len(images) != 1:
+        raise CommandError(f"--heads places the hips of one image; {len(images)} were given")
     project = None
     if args.project:
         from hipvision.core.store import Project
@@ -82,7 +105,12 @@ def run(args) -> int:
     results = []
     bar = tqdm(total=len(images), unit="img", desc="predict", file=sys.stderr, leave=False,
                disable=len(images) < 2)
-    for i in range(0, len(images), args.batch_size):
+    if heads is not None:
+        try:
+            results.append(predictor.predict(images[0][1], mappings[0], heads=heads))
+        except ValueError as exc:
+            raise CommandError(f"{images[0][0]}: {exc}") from None
+    for i in range(0, len(images) if heads is None else 0, args.batch_size):
         part = images[i:i + args.batch_size]
         results += predictor.predict_batch([p for _, p in part], mappings[i:i + args.batch_size])
         bar.update(len(part))

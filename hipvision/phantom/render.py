@@ -37,6 +37,7 @@ TRUTH_NAME = "truth.csv"
 # the image height, log-uniformly: from a whole-body view (8 %) to a tight pelvis view.
 PELVIS_SPAN = 12.1
 PELVIS_FRACTION = (0.08, 0.9)
+HEAD_RADIUS_MM = (4.0, 16.0)  # femoral-head radius from toy breeds to giant ones
 
 
 def _number(owner: str, name: str, value, lo: float, hi: float) -> float:
@@ -153,6 +154,7 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     if wide:
         lo_f, hi_f = PELVIS_FRACTION
         r_px = h * math.exp(wide_rng.uniform(math.log(lo_f), math.log(hi_f))) / PELVIS_SPAN
+        r_mm = float(wide_rng.uniform(*HEAD_RADIUS_MM))  # toy to giant breeds: the pixel spacing follows
     frame = _place(hips, (h, w), r_px, tilt, 0.03 * config.size if not wide else 0.01 * config.size,
                    (place_x, place_y) if not wide else tuple(wide_rng.random(2)), rnd, wide)
     r_px = frame.scale

@@ -37,3 +37,29 @@ def test_predict_missing_input_or_bad_model_is_a_one_line_error(tmp_path, tiny_m
     img.write_bytes(b"x")
     assert main(["predict", str(img), "--model", str(bad)]) == 2
     assert "bad.safetensors" in capsys.readouterr().err
+
+
+def test_predict_with_heads_refines_from_two_rough_clicks(tmp_path, capsys):
+    """`predict IMAGE --heads X1,Y1,X2,Y2` (image-left head first), with the bundled model."""
+    import math
+
+    from hipvision.phantom import PhantomConfig, generate_phantoms
+    from hipvision.core.interchange import read_coco
+
+    generate_phantoms(tmp_path, 1, seed=8, config=PhantomConfig(size=512))
+    item = read_coco(tmp_path / "annotations.json")[0]
+    left, right = item.mapping.to_image_order(item.landmarks)
+    r = left.head_r
+    heads = f"{left.head_x + r / 3:.1f},{left.head_y:.1f},{right.head_x:.1f},{right.head_y - r / 3:.1f}"
+    out = tmp_path / "placed.csv"
+    assert main(["predict", str(tmp_path / item.image), "--heads", heads, "--out", str(out)]) == 0
+    got = read_csv(out)[0].landmarks
+    for side in ("left", "right"):
+        g, t = got.side(side), item.landmarks.side(side)
+        assert math.hypot(g.head_x - t.head_x, g.head_y - t.head_y) < 0.3 * t.head_r
+        assert abs(got.norberg_angle(side) - item.landmarks.norberg_angle(side)) < 5.0
+    for bad, message in (("1,2,3", "four"), ("1,2,x,4", "four numbers"), ("5,5,5,5", "same spot")):
+        assert main(["predict", str(tmp_path / item.image), "--heads", bad]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["predict", str(tmp_path), str(tmp_path / item.image), "--heads", heads]) == 2
+    assert "one image" in capsys.readouterr().err

@@ -34,6 +34,9 @@ def test_framing_ranges_from_whole_body_to_pelvis_and_moves_the_pelvis(wide_case
     # the hips' midpoint is not always near the centre (classic phantoms keep it within +-10 %)
     mid_y = [0.5 * (c.landmarks.left.head_y + c.landmarks.right.head_y) / c.pixels.shape[0] for c in wide_cases]
     assert max(mid_y) - min(mid_y) > 0.4
+    # dog sizes from toy to giant: the head radius in mm (radius px x spacing) spans the breeds
+    head_mm = [c.landmarks.left.head_r * c.spacing[1] for c in wide_cases]
+    assert min(head_mm) < 7 and max(head_mm) > 12 and all(3.5 < v < 17 for v in head_mm)
 
 
 def test_film_borders_and_labels_never_cover_the_hips(wide_cases):
