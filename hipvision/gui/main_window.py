@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import SIGNAL, Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QVBoxLayout,
@@ -27,6 +27,7 @@ from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
 from hipvision.gui.actions import build_actions
+from hipvision.annotation.landmark_edit import HandleKey
 from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.gui.canvas import Canvas
 from hipvision.core.image_cache import ImageCache
@@ -34,6 +35,7 @@ from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
+from hipvision.gui.review_banner import ReviewBanner
 from hipvision.gui.start_screen import StartScreen
 from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
@@ -46,6 +48,8 @@ class MainWindow(OutputsMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
+    # The review banner's fix: "place the hips with a click each" (the click tool answers it).
+    place_with_clicks_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,6 +75,9 @@ class MainWindow(OutputsMixin, QMainWindow):
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.banner)
+        self.review_banner = ReviewBanner()
+        self.review_banner.fixRequested.connect(self.request_place_with_clicks)
+        box.addWidget(self.review_banner)
         # The start screen stands where the canvas goes until a project is open.
         self.start_screen = StartScreen()
         self.start_screen.open_folder_requested.connect(self.choose_project)
@@ -212,16 +219,17 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.show_status(f"Rescanned: {report.summary()}")
 
     def _reload_list(self) -> None:
-        self.image_list.set_rows([(r, self.project.current_landmarks(r.id)) for r in self.project.images()])
+        self.image_list.set_rows([self.workspace.state(r.id) for r in self.project.images()])
         if self.current_image_id is not None:
             self.image_list.select_id(self.current_image_id)
         self._update_summary()
 
     def _update_summary(self) -> None:
         counts = self.image_list.status_counts()
-        parts = [f"{sum(counts.values())} images"]
+        parts = [f"{sum(n for s, n in counts.items() if s != 'flagged')} images"]  # flagged ones are also predicted
         review = counts.get("new", 0) + counts.get("predicted", 0)
         parts += [f"{review} to review"] if review else []
+        parts += [f"{counts['flagged']} doubtful"] if counts.get("flagged") else []
         parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
         parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
         self.summary_text.setText(" · ".join(parts))
@@ -283,33 +291,35 @@ class MainWindow(OutputsMixin, QMainWindow):
         if state is None or self.canvas.loaded is None:
             self.canvas.set_annotation(None, self.canvas.mapping, "user")
             self.canvas.set_banner(None)
+            self.review_banner.show_concerns(None)
             self.panel.set_context(mapping=self.canvas.mapping, spacing=None, kind=None)
             self.panel.show_landmarks(None)
         else:
             rec = state.image
             self.canvas.set_annotation(state.shown, rec.mapping, state.kind)
             self.canvas.set_banner(UNPLACED_BANNER if state.kind == "unplaced" else None)
+            self.review_banner.show_concerns(state.assessment.summary() if state.kind == "flagged" else None)
             meta = self.canvas.loaded.radiograph.metadata
             self.panel.set_context(mapping=rec.mapping, spacing=rec.spacing, kind=state.kind, author=state.author,
                                    note=self._confidence_note(state), facts=image_facts(rec, meta))
             self.panel.show_landmarks(state.shown)
         if state is not None:
-            self.image_list.update_row(state.image, state.landmarks)
+            self.image_list.update_row(state)
         self._update_actions()
 
     @staticmethod
     def _confidence_note(state: AnnotationState) -> str:
-        if state.kind != "model" or not state.confidence:
+        if state.kind not in ("model", "flagged"):
             return ""
-        parts = [f"{k} {v:.2f}" for k, v in sorted(state.confidence.items()) if isinstance(v, (int, float))]
-        return "Model confidence: " + ", ".join(parts) if parts else ""
+        parts = [f"{k} {v:.2f}" for k, v in sorted((state.confidence or {}).items()) if isinstance(v, (int, float))]
+        return "Model confidence: " + ", ".join(parts) if parts else ""  # the concerns are in the banner
 
     def on_annotation_changed(self, image_id: int) -> None:
         """Slot: the store changed for this image (an edit, an undo, or the engine)."""
         if self.project is None:
             return
         state = self.workspace.state(image_id)
-        self.image_list.update_row(state.image, state.landmarks)
+        self.image_list.update_row(state)
         self._update_summary()
         if image_id == self.current_image_id and not self.canvas.dragging:
             self._apply_state(state)
@@ -355,7 +365,26 @@ class MainWindow(OutputsMixin, QMainWindow):
             return
         ann = self.project.latest_model_annotation(self._state.image.id)
         if ann is not None and ann.landmarks is not None:
-            self._push(ann.landmarks, "predicted", "Reset to prediction")
+            rec = self._state.image
+            # The model's revision comes back under the model's name and with its confidence.
+            self.workspace.push(rec.id, StoredEdit(ann.landmarks, "predicted", rec.mapping, ann.author,
+                                                   ann.confidence), "Reset to prediction")
+
+    def request_place_with_clicks(self) -> None:
+        """The review banner's fix. The place-with-clicks tool answers the signal; without it,
+        select the least confident landmark so the user can drag it (never a silent button)."""
+        if self._state is None:
+            return
+        if self.receivers(SIGNAL("place_with_clicks_requested(int)")) > 0:
+            self.place_with_clicks_requested.emit(self._state.image.id)
+            return
+        low = self._state.assessment.low_confidence
+        side, part = (low[0].split(".") if low else ("right", "head"))
+        part = "head" if part == "radius" else part
+        self.canvas.select(HandleKey(side, part))
+        self.canvas.setFocus()
+        self.show_status(f"Drag the selected landmark ({side} {part}) into place, or nudge it with the arrow keys; "
+                         "then the others. V accepts the landmarks as shown.")
 
     def request_prediction(self) -> None:
         if self.current_image_id is not None:

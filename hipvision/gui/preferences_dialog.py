@@ -85,8 +85,7 @@ class PreferencesDialog(QDialog):
 
     def edited_settings(self) -> AppSettings:
         """The settings as edited; raises ValueError (SettingsError) naming the bad field."""
-        thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value(),
-                                     bva_step=self.settings.thresholds.bva_step, bva_max=self.settings.thresholds.bva_max)
+        thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value())
         sd = self.sd_dir.text().strip()
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
                        device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,

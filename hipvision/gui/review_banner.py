@@ -1,0 +1,44 @@
+"""The banner over a doubtful prediction: what is wrong, and the one action that fixes it.
+
+A doubtful prediction (low confidence, impossible geometry; annotation.plausibility) must
+be impossible to overlook: the banner sits above the canvas in a warning colour with one
+button. The button asks for the place-with-clicks tool (`fixRequested`); the window decides
+what answers it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+FIX_TEXT = "Place hips with clicks"
+
+
+class ReviewBanner(QFrame):
+    fixRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("review_banner")
+        self.setStyleSheet("#review_banner { background: #5d1f0c; border-bottom: 2px solid #d84315; }"
+                           "QLabel { color: #ffe0d6; }")
+        box = QHBoxLayout(self)
+        box.setContentsMargins(10, 5, 10, 5)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        box.addWidget(self.label, 1)
+        self.button = QPushButton(FIX_TEXT)
+        self.button.setToolTip("Click each femoral head, then drag the landmarks to refine. "
+                               "Or drag the landmarks directly; V accepts them as they are.")
+        self.button.clicked.connect(self.fixRequested)
+        box.addWidget(self.button)
+        self.hide()
+
+    def show_concerns(self, summary: str | None) -> None:
+        """Show the banner for these concerns; None or '' hides it."""
+        if not summary:
+            self.hide()
+            return
+        self.label.setText(f"<b>Doubtful prediction — not a measurement.</b> {summary}. "
+                           "Place the hips, or drag the landmarks; no grade is shown until you do.")
+        self.show()
