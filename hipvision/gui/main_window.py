@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import SIGNAL, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QVBoxLayout,
@@ -27,7 +27,6 @@ from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
 from hipvision.gui.actions import build_actions
-from hipvision.annotation.landmark_edit import HandleKey
 from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.gui.canvas import Canvas
 from hipvision.core.image_cache import ImageCache
@@ -35,7 +34,7 @@ from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
-from hipvision.gui.review_banner import ReviewBanner
+from hipvision.gui.review_banner import ReviewBanner, ReviewMixin
 from hipvision.gui.start_screen import StartScreen
 from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
@@ -44,7 +43,7 @@ from hipvision.gui.workspace import Workspace
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
-class MainWindow(OutputsMixin, QMainWindow):
+class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
@@ -307,13 +306,6 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.image_list.update_row(state)
         self._update_actions()
 
-    @staticmethod
-    def _confidence_note(state: AnnotationState) -> str:
-        if state.kind not in ("model", "flagged"):
-            return ""
-        parts = [f"{k} {v:.2f}" for k, v in sorted((state.confidence or {}).items()) if isinstance(v, (int, float))]
-        return "Model confidence: " + ", ".join(parts) if parts else ""  # the concerns are in the banner
-
     def on_annotation_changed(self, image_id: int) -> None:
         """Slot: the store changed for this image (an edit, an undo, or the engine)."""
         if self.project is None:
@@ -369,22 +361,6 @@ class MainWindow(OutputsMixin, QMainWindow):
             # The model's revision comes back under the model's name and with its confidence.
             self.workspace.push(rec.id, StoredEdit(ann.landmarks, "predicted", rec.mapping, ann.author,
                                                    ann.confidence), "Reset to prediction")
-
-    def request_place_with_clicks(self) -> None:
-        """The review banner's fix. The place-with-clicks tool answers the signal; without it,
-        select the least confident landmark so the user can drag it (never a silent button)."""
-        if self._state is None:
-            return
-        if self.receivers(SIGNAL("place_with_clicks_requested(int)")) > 0:
-            self.place_with_clicks_requested.emit(self._state.image.id)
-            return
-        low = self._state.assessment.low_confidence
-        side, part = (low[0].split(".") if low else ("right", "head"))
-        part = "head" if part == "radius" else part
-        self.canvas.select(HandleKey(side, part))
-        self.canvas.setFocus()
-        self.show_status(f"Drag the selected landmark ({side} {part}) into place, or nudge it with the arrow keys; "
-                         "then the others. V accepts the landmarks as shown.")
 
     def request_prediction(self) -> None:
         if self.current_image_id is not None:

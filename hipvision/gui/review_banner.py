@@ -8,8 +8,11 @@ what answers it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import SIGNAL, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+from hipvision.annotation.landmark_edit import HandleKey
+from hipvision.annotation.state import AnnotationState
 
 FIX_TEXT = "Place hips with clicks"
 
@@ -42,3 +45,30 @@ class ReviewBanner(QFrame):
         self.label.setText(f"<b>Doubtful prediction — not a measurement.</b> {summary}. "
                            "Place the hips, or drag the landmarks; no grade is shown until you do.")
         self.show()
+
+
+class ReviewMixin:
+    """MainWindow's review slots (needs: _state, canvas, show_status, place_with_clicks_requested)."""
+
+    def request_place_with_clicks(self) -> None:
+        """The review banner's fix. The place-with-clicks tool answers the signal; without it,
+        select the least confident landmark so the user can drag it (never a silent button)."""
+        if self._state is None:
+            return
+        if self.receivers(SIGNAL("place_with_clicks_requested(int)")) > 0:
+            self.place_with_clicks_requested.emit(self._state.image.id)
+            return
+        low = self._state.assessment.low_confidence
+        side, part = (low[0].split(".") if low else ("right", "head"))
+        part = "head" if part == "radius" else part
+        self.canvas.select(HandleKey(side, part))
+        self.canvas.setFocus()
+        self.show_status(f"Drag the selected landmark ({side} {part}) into place, or nudge it with the arrow keys; "
+                         "then the others. V accepts the landmarks as shown.")
+
+    @staticmethod
+    def _confidence_note(state: AnnotationState) -> str:
+        if state.kind not in ("model", "flagged"):
+            return ""
+        parts = [f"{k} {v:.2f}" for k, v in sorted((state.confidence or {}).items()) if isinstance(v, (int, float))]
+        return "Model confidence: " + ", ".join(parts) if parts else ""  # the concerns are in the banner
