@@ -177,5 +177,16 @@ class ImageListPanel(QWidget):
                 counts["flagged"] = counts.get("flagged", 0) + 1
         return counts
 
+    def summary(self) -> str:
+        """The status bar's count, e.g. '12 images · 3 to review · 1 doubtful · 9 verified'."""
+        counts = self.status_counts()
+        parts = [f"{sum(n for s, n in counts.items() if s != 'flagged')} images"]  # flagged ones are also predicted
+        review = counts.get("new", 0) + counts.get("predicted", 0)
+        parts += [f"{review} to review"] if review else []
+        parts += [f"{counts['flagged']} doubtful"] if counts.get("flagged") else []
+        parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
+        parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
+        return " · ".join(parts)
+
     def record(self, image_id: int) -> ImageRecord | None:
         return self._records.get(image_id)

@@ -40,6 +40,7 @@ from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 
+CUSTOM_WINDOW = "Custom (dragged)"
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
@@ -98,6 +99,11 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
                  self.add_panel(self.panel, "Measurements", Qt.DockWidgetArea.RightDockWidgetArea)]
 
         self.actions = build_actions(self)
+        # Fixed toolbar labels: the undo actions rename themselves after each command ("Undo
+        # Move right femoral head centre"), which made the whole toolbar jump; the menu keeps it.
+        self.actions["undo"].setIconText("Undo")
+        self.actions["redo"].setIconText("Redo")
+        self.wl_combo.addItem(CUSTOM_WINDOW)  # shown after a right-drag: no preset describes it
         self.actions["predict"].setEnabled(False)
         self.status_text = QLabel()
         self.cursor_text = QLabel()
@@ -112,6 +118,7 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         self.canvas.previewChanged.connect(self.panel.show_landmarks)
         self.canvas.editFinished.connect(self._on_edit_finished)
         self.canvas.windowChanged.connect(lambda c, w: self.window_text.setText(f"W {w:.0f}  L {c:.0f}"))
+        self.canvas.vb.windowDragged.connect(lambda *_: self.wl_combo.setCurrentText(CUSTOM_WINDOW))
         self.canvas.cursorMoved.connect(self.cursor_text.setText)
         self.canvas.message.connect(self.show_status)
         self.canvas.circleModeChanged.connect(self.actions["circle"].setChecked)
@@ -224,14 +231,7 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         self._update_summary()
 
     def _update_summary(self) -> None:
-        counts = self.image_list.status_counts()
-        parts = [f"{sum(n for s, n in counts.items() if s != 'flagged')} images"]  # flagged ones are also predicted
-        review = counts.get("new", 0) + counts.get("predicted", 0)
-        parts += [f"{review} to review"] if review else []
-        parts += [f"{counts['flagged']} doubtful"] if counts.get("flagged") else []
-        parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
-        parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
-        self.summary_text.setText(" · ".join(parts))
+        self.summary_text.setText(self.image_list.summary())
 
     def _remember_recent(self, folder: Path) -> None:
         self.settings = self.settings.with_recent(folder)
@@ -257,6 +257,8 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         if self.canvas.circle_mode:
             self.actions["circle"].setChecked(False)
         self.current_image_id = image_id
+        self.show_status("")  # a message about the previous image must not seem to be about this one
+        self.wl_combo.setCurrentIndex(0)  # each image starts from its default window
         self.workspace.activate(image_id)
         state = self.workspace.state(image_id)
         rec = state.image
@@ -339,7 +341,8 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
 
     def verify(self) -> None:
         if self._state is not None and self.canvas.landmarks is not None:
-            self._push(self.canvas.landmarks, "verified", "Verify")
+            if self._push(self.canvas.landmarks, "verified", "Verify"):
+                self.show_status(f"Verified {self._state.image.name}")
 
     def swap_sides(self) -> None:
         if self._state is None:
@@ -361,10 +364,6 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
             # The model's revision comes back under the model's name and with its confidence.
             self.workspace.push(rec.id, StoredEdit(ann.landmarks, "predicted", rec.mapping, ann.author,
                                                    ann.confidence), "Reset to prediction")
-
-    def request_prediction(self) -> None:
-        if self.current_image_id is not None:
-            self.predict_requested.emit(self.current_image_id)
 
     def toggle_circle_mode(self, on: bool) -> None:
         if on and self._state is not None:
@@ -403,7 +402,7 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
 
     def apply_window_preset(self, name: str) -> None:
         loaded = self.canvas.loaded
-        if loaded is not None:
+        if loaded is not None and name != CUSTOM_WINDOW:
             self.canvas.set_window(*preset_window(name, loaded.pyramid.levels[-1], loaded.window))
             self.wl_combo.setCurrentText(name)
 

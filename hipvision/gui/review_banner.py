@@ -1,4 +1,5 @@
-"""The banner over a doubtful prediction: what is wrong, and the one action that fixes it.
+"""Review: the banner over a doubtful prediction (what is wrong, the one action that fixes it),
+and the window's review slots (the banner's fix, Model ▸ Predict on a reviewed image).
 
 A doubtful prediction (low confidence, impossible geometry; annotation.plausibility) must
 be impossible to overlook: the banner sits above the canvas in a warning colour with one
@@ -9,7 +10,7 @@ what answers it.
 from __future__ import annotations
 
 from PySide6.QtCore import SIGNAL, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton
 
 from hipvision.annotation.landmark_edit import HandleKey
 from hipvision.annotation.state import AnnotationState
@@ -48,7 +49,26 @@ class ReviewBanner(QFrame):
 
 
 class ReviewMixin:
-    """MainWindow's review slots (needs: _state, canvas, show_status, place_with_clicks_requested)."""
+    """MainWindow's review slots (needs: _state, canvas, show_status, _push, predict_requested,
+    place_with_clicks_requested)."""
+
+    def request_prediction(self) -> None:
+        """Model ▸ Predict. A prediction never overwrites a person's landmarks, so on an edited
+        or verified image ask first: replacing them is one undoable delete, then the prediction."""
+        if self._state is None:
+            return
+        rec = self._state.image
+        if rec.status in ("edited", "verified"):
+            answer = QMessageBox.question(
+                self, "Predict landmarks",
+                f"{rec.name} has landmarks {rec.status} by a person. Replace them with a new prediction?\n"
+                "(Ctrl+Z brings them back.)")
+            if answer != QMessageBox.StandardButton.Yes:
+                self.show_status(f"Kept the {rec.status} landmarks of {rec.name}; no prediction made")
+                return
+            self._push(None, "new", "Delete landmarks (to predict)")
+        self.show_status(f"Predicting {rec.name}…")
+        self.predict_requested.emit(rec.id)
 
     def request_place_with_clicks(self) -> None:
         """The review banner's fix. The place-with-clicks tool answers the signal; without it,

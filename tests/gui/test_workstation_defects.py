@@ -1,0 +1,80 @@
+"""Defects a new user hit (issue 13), each driven as the user meets it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox, QToolBar, QToolButton
+
+from tests.gui.conftest import drag, viewport_pos
+
+
+def toolbar_button(win, name):
+    bar = win.findChild(QToolBar, "main_toolbar")
+    return bar.widgetForAction(win.actions[name])
+
+
+def test_undo_redo_toolbar_labels_keep_their_width(qtbot, window):
+    win, canvas = window, window.canvas
+    undo = toolbar_button(win, "undo")
+    assert isinstance(undo, QToolButton) and undo.text() == "Undo"
+    x_verify = toolbar_button(win, "verify").x()
+    lm = win.project.current_landmarks(win.current_image_id)
+    start = viewport_pos(canvas, *lm.right.head)
+    drag(qtbot, canvas, start, start + QPoint(10, 5))
+    qtbot.wait(20)
+    assert win.actions["undo"].text().replace("&", "").startswith("Undo ")  # the menu names the command...
+    assert undo.text() == "Undo" and toolbar_button(win, "verify").x() == x_verify  # ...the toolbar stays put
+
+
+def test_shortcut_sheet_lists_every_key_of_the_window(qtbot, project_dir):
+    from hipvision.gui.shortcuts_dialog import ShortcutsDialog
+    from tests.gui.conftest import open_window
+
+    win = open_window(qtbot, project_dir, with_engine=True)
+    rows = dict((text, keys) for keys, text in ShortcutsDialog(win).rows())
+    assert "Ctrl+T" in rows["Retrain model"]
+    assert "Ctrl+Y" in rows["Redo"] and "Ctrl+Shift+Z" in rows["Redo"] and "Ctrl+Z" in rows["Undo"]
+
+
+def test_window_level_box_says_custom_after_a_drag_and_resets_per_image(qtbot, window):
+    win, canvas = window, window.canvas
+    assert win.wl_combo.currentIndex() == 0
+    vp = canvas.viewport()
+    centre = vp.rect().center()
+    qtbot.mousePress(vp, Qt.MouseButton.RightButton, pos=centre)
+    for k in range(1, 4):
+        qtbot.wait(12)
+        qtbot.mouseMove(vp, centre + QPoint(15 * k, 8 * k))
+    qtbot.mouseRelease(vp, Qt.MouseButton.RightButton, pos=centre + QPoint(45, 24))
+    assert win.wl_combo.currentText().startswith("Custom")
+    win.apply_window_preset(win.wl_combo.currentText())  # choosing "Custom" itself is harmless
+    qtbot.keyClick(canvas, Qt.Key.Key_D)
+    assert win.wl_combo.currentIndex() == 0
+
+
+def test_status_messages_do_not_outlive_their_image(qtbot, window):
+    win, canvas = window, window.canvas
+    win.show_status("Exported 4 annotated images to /tmp/x.csv")
+    qtbot.keyClick(canvas, Qt.Key.Key_D)
+    assert win.status_text.text() == ""
+    qtbot.keyClick(canvas, Qt.Key.Key_V)
+    assert win.status_text.text() == f"Verified {win.project.image(win.current_image_id).name}"
+
+
+def test_predict_on_an_edited_image_asks_and_then_predicts(qtbot, window, monkeypatch):
+    win = window
+    image_id = win.current_image_id
+    requested = []
+    win.predict_requested.connect(requested.append)
+    lm = win.project.current_landmarks(image_id)
+    answers = iter([QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or next(answers))
+    win.request_prediction()
+    assert requested == [] and "Kept the verified landmarks" in win.status_text.text()
+    assert "verified by a person" in asked[0]
+    win.request_prediction()
+    assert requested == [image_id] and win.project.image(image_id).status == "new"
+    assert win.status_text.text().startswith("Predicting")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.project.current_landmarks(image_id) == lm  # the replaced landmarks come back
