@@ -12,6 +12,7 @@ Attaching an engine (hipvision/gui/engine*.py, no ML imported here):
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -69,6 +70,8 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #fff3cd; color: #5c4400; padding: 6px 10px;")
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.linkActivated.connect(lambda _link: self.show_banner(None))
         self.banner.hide()
         central = QWidget()
         box = QVBoxLayout(central)
@@ -143,7 +146,8 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         self.status_text.setText(text)
 
     def show_banner(self, text: str | None) -> None:
-        self.banner.setText(text or "")
+        # Every banner can be dismissed: a job's failure must not stay on screen for good.
+        self.banner.setText(f"{escape(text)} &nbsp;<a href='dismiss' style='color:#5c4400'>Dismiss</a>" if text else "")
         self.banner.setVisible(bool(text))
 
     def set_prediction_available(self, available: bool) -> None:

@@ -78,3 +78,26 @@ def test_predict_on_an_edited_image_asks_and_then_predicts(qtbot, window, monkey
     assert win.status_text.text().startswith("Predicting")
     qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert win.project.current_landmarks(image_id) == lm  # the replaced landmarks come back
+
+
+def test_generate_dialog_trains_first_when_no_generator_exists(qtbot, tmp_path):
+    from hipvision.gui.generate_dialog import GenerateDialog
+
+    gens = tmp_path / "generators"
+    dialog = GenerateDialog(str(tmp_path), generators_dir=gens)
+    qtbot.addWidget(dialog)
+    assert dialog.train_radio.isChecked() and not dialog.generate_radio.isEnabled()
+    assert "train one first" in dialog.generate_radio.toolTip()
+    assert dialog.build_request().train
+    (gens / "ddpm").mkdir(parents=True)
+    (gens / "ddpm" / "meta.json").write_text("{}")
+    dialog.method.setCurrentIndex([dialog.method.itemData(i) for i in range(3)].index("ddpm"))
+    assert dialog.generate_radio.isEnabled()
+
+
+def test_a_failure_banner_can_be_dismissed(qtbot, window):
+    win = window
+    win.show_banner("Train ddpm generator failed: <no images>")
+    assert win.banner.isVisible() and "&lt;no images&gt;" in win.banner.text()
+    win.banner.linkActivated.emit("dismiss")
+    assert not win.banner.isVisible()
