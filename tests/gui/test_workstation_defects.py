@@ -101,3 +101,36 @@ def test_a_failure_banner_can_be_dismissed(qtbot, window):
     assert win.banner.isVisible() and "&lt;no images&gt;" in win.banner.text()
     win.banner.linkActivated.emit("dismiss")
     assert not win.banner.isVisible()
+
+
+def test_jobs_pile_up_without_growing_the_window_and_finished_ones_clear(qtbot):
+    from types import SimpleNamespace
+
+    from hipvision.gui.engine import Engine
+    from hipvision.gui.jobs_panel import JobsPanel
+
+    engine = Engine()
+    panel = JobsPanel(engine)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.add_job(SimpleNamespace(id=1, title="job 1"))
+    h1 = panel.sizeHint().height()
+    for i in range(2, 21):
+        panel.add_job(SimpleNamespace(id=i, title=f"job {i}"))
+    assert panel.sizeHint().height() <= h1 + 250 and panel.rows_area.height() <= 220
+    engine.finished.emit(3, {})
+    engine.failed.emit(4, "CUDA out of memory while training the generator at batch 16", "tb")
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert sorted(panel.rows) == [i for i in range(1, 21) if i not in (3, 4)]
+    assert not panel.clear_button.isEnabled()
+    # The plot: integer epoch ticks, loss and MAE on their own labelled axes.
+    for ep in range(3):
+        engine.metrics.emit(7, ep, {"loss": 1.0 / (ep + 1), "val_na_mae": 10.0 - ep})
+    ticks = panel.plot.getAxis("bottom").tickValues(0, 2, 400)
+    assert ticks and all(float(v).is_integer() for _, vals in ticks for v in vals)
+    assert "MAE" in panel.plot.getPlotItem().getAxis("right").labelText
+    assert panel.mae_curve.getViewBox() is panel.mae_view
+    panel.resize(420, 600)
+    qtbot.wait(50)
+    panel.grab().save("/tmp/shots/jobs_panel.png")
+    assert engine.shutdown(5_000)
