@@ -134,3 +134,22 @@ def test_jobs_pile_up_without_growing_the_window_and_finished_ones_clear(qtbot):
     qtbot.wait(50)
     panel.grab().save("/tmp/shots/jobs_panel.png")
     assert engine.shutdown(5_000)
+
+
+def test_a_tiny_radius_handle_can_be_grabbed_without_moving_the_centre(qtbot, window):
+    from hipvision.core.landmarks import SideLandmarks
+    from hipvision.annotation.landmark_edit import HandleKey
+
+    win, canvas = window, window.canvas
+    image_id = win.current_image_id
+    lm = win.project.current_landmarks(image_id)
+    s = lm.right
+    tiny = lm.with_side("right", SideLandmarks(s.head_x, s.head_y, 1.0, s.rim_x, s.rim_y))
+    win.project.save_annotation(image_id, tiny)
+    win.on_annotation_changed(image_id)
+    handle = canvas.handles[HandleKey("right", "radius")]
+    assert handle.hit_offset().manhattanLength() > 5  # pushed out from under the centre
+    grab = canvas.mapFromScene(handle.scenePos() + handle.hit_offset())
+    drag(qtbot, canvas, grab, grab + QPoint(12, 12))
+    after = win.project.current_landmarks(image_id).right
+    assert after.head == s.head and after.head_r > 5
