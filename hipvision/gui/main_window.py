@@ -68,6 +68,7 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
         self.canvas = Canvas()
         self.canvas.thresholds = self.thresholds
         self.banner = QLabel()
+        self.banner_message = ""  # the banner as plain text (for the command line)
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #fff3cd; color: #5c4400; padding: 6px 10px;")
         self.banner.setTextFormat(Qt.TextFormat.RichText)
@@ -147,6 +148,7 @@ class MainWindow(OutputsMixin, ReviewMixin, QMainWindow):
 
     def show_banner(self, text: str | None) -> None:
         # Every banner can be dismissed: a job's failure must not stay on screen for good.
+        self.banner_message = text or ""
         self.banner.setText(f"{escape(text)} &nbsp;<a href='dismiss' style='color:#5c4400'>Dismiss</a>" if text else "")
         self.banner.setVisible(bool(text))
 

@@ -43,7 +43,11 @@ class PreferencesDialog(QDialog):
         self.device.addItems(list(DEVICES))
         self.device.setCurrentText(settings.device)
         self.sd_dir = QLineEdit("" if settings.sd_base_dir is None else str(settings.sd_base_dir))
-        self.sd_dir.setPlaceholderText("a local diffusers folder with model_index.json (for DreamBooth)")
+        # Short enough to show whole in the field; the tooltip says the rest.
+        self.sd_dir.setPlaceholderText("diffusers folder (DreamBooth)")
+        self.sd_dir.setToolTip("A local Stable Diffusion folder in diffusers format (with model_index.json), "
+                               "the base model DreamBooth fine-tunes")
+        self.sd_dir.setMinimumWidth(self.sd_dir.fontMetrics().horizontalAdvance(self.sd_dir.placeholderText()) + 24)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         sd_row = QWidget()
