@@ -13,6 +13,7 @@ from hipvision.core.geometry import GeometryError
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, Grade, GradeThresholds, bva_points, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.annotation.landmark_edit import radius_handle_position
+from hipvision.annotation.state import UNGRADED_KINDS
 
 # Side colours are fixed by *patient* side so that a swap visibly changes the drawing.
 SIDE_COLOURS = {Side.RIGHT: "#4fc3f7", Side.LEFT: "#ffb74d"}
@@ -70,7 +71,12 @@ class SideOverlay:
 @dataclass(frozen=True)
 class Overlay:
     sides: tuple[SideOverlay, SideOverlay]  # the hip on the image's left first
-    kind: str  # annotation_state.KINDS: unplaced | model | user | verified
+    kind: str  # annotation.state.KINDS: unplaced | model | flagged | user | verified
+
+    @property
+    def graded(self) -> bool:
+        """False for an unplaced default or a doubtful prediction: not a measurement yet."""
+        return self.kind not in UNGRADED_KINDS
 
     def side(self, side: Side | str) -> SideOverlay:
         s = Side(side)
@@ -79,6 +85,9 @@ class Overlay:
 
 def build_overlay(lm: HipLandmarks, mapping: SideMapping, kind: str = "user",
                   thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> Overlay:
+    # An unplaced default or a doubtful prediction is not a measurement: its NA is drawn (to
+    # drag from) but it gets no grade, no grade colour and no points until a person reviews it.
+    graded = kind not in UNGRADED_KINDS
     out = []
     for side in (mapping.patient_side_of_image_left(), mapping.patient_side_of_image_left().other):
         s, o = lm.side(side), lm.side(side.other)
@@ -89,6 +98,6 @@ def build_overlay(lm: HipLandmarks, mapping: SideMapping, kind: str = "user",
         out.append(SideOverlay(
             side=side, image_side=mapping.image_side(side), head=s.head, radius=s.head_r, rim=s.rim,
             radius_handle=radius_handle_position(lm, side), other_head=o.head, na=na,
-            grade=None if na is None else grade_hint(na, thresholds),
-            bva=None if na is None else bva_points(na, thresholds)))
+            grade=None if na is None or not graded else grade_hint(na, thresholds),
+            bva=None if na is None or not graded else bva_points(na)))
     return Overlay(sides=(out[0], out[1]), kind=kind)

@@ -15,19 +15,30 @@ from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.core.records import ImageRecord
 from hipvision.core.store import Project
 from hipvision.annotation.landmark_edit import default_landmarks
+from hipvision.annotation.plausibility import Assessment, assess
 
 # How an annotation is drawn: a model's guess looks provisional (dashed), a person's edit
 # solid, a verified one solid with a check in the panel, an unplaced default dotted and dim.
-KINDS = ("unplaced", "model", "user", "verified")
+# 'flagged' is a model's guess with a concern (low confidence, impossible geometry): drawn
+# unconfirmed and never graded until a person reviews it.
+KINDS = ("unplaced", "model", "flagged", "user", "verified")
+# Kinds whose numbers are not a measurement yet: no grade, no grade colour, no BVA points.
+UNGRADED_KINDS = ("unplaced", "flagged")
 
 
 @dataclass(frozen=True)
 class StoredEdit:
-    """The part of an image's state an undo command restores: one write to the store."""
+    """The part of an image's state an undo command restores: one write to the store.
+
+    `author` and `confidence` travel with the landmarks so that undoing back to an imported
+    or predicted revision restores who made it ("import:…", "model:…") instead of crediting
+    the user with it (an audit trail for clinical use)."""
 
     landmarks: HipLandmarks | None
     status: str
     mapping: SideMapping
+    author: str = "user"
+    confidence: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -53,18 +64,30 @@ class AnnotationState:
         return default_landmarks(self.image.width, self.image.height, self.image.mapping)
 
     @property
+    def assessment(self) -> Assessment:
+        """Concerns about the stored landmarks (none when nothing is stored)."""
+        if self.landmarks is None:
+            return Assessment()
+        size = (self.image.width, self.image.height) if self.image.width and self.image.height else None
+        return assess(self.landmarks, size, self.confidence)
+
+    @property
     def kind(self) -> str:
         if self.landmarks is None:
             return "unplaced"
         if self.image.status == "predicted":
-            return "model"
+            return "flagged" if self.assessment.doubtful else "model"
         if self.image.status == "verified":
             return "verified"
         return "user"
 
     @property
     def stored(self) -> StoredEdit:
-        return StoredEdit(self.landmarks, self.image.status, self.image.mapping)
+        # An empty revision's author is irrelevant to the audit trail: whoever cleared it is
+        # recorded by the revision itself; restoring "no landmarks" is always the user's act.
+        author = self.author if self.author is not None and self.landmarks is not None else "user"
+        return StoredEdit(self.landmarks, self.image.status, self.image.mapping, author,
+                          self.confidence if author != "user" else None)
 
 
 def load_state(project: Project, image_id: int) -> AnnotationState:
@@ -81,7 +104,8 @@ class RowSummary:
     """One line of the image list."""
 
     na: dict[Side, float]  # empty when unplaced or undefined
-    worst: Grade | None
+    worst: Grade | None  # None when ungraded (unplaced, flagged) or undefined
+    kind: str = "user"
 
     def text(self, side: Side) -> str:
         return f"{self.na[side]:.1f}°" if side in self.na else "–"
@@ -90,12 +114,15 @@ class RowSummary:
 _GRADE_ORDER = (Grade.NORMAL, Grade.BORDERLINE, Grade.SUSPECT)
 
 
-def row_summary(landmarks: HipLandmarks | None, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> RowSummary:
+def row_summary(landmarks: HipLandmarks | None, thresholds: GradeThresholds = DEFAULT_THRESHOLDS,
+                kind: str = "user") -> RowSummary:
     if landmarks is None:
-        return RowSummary({}, None)
+        return RowSummary({}, None, kind)
     try:
         na = landmarks.norberg_angles()
     except GeometryError:
-        return RowSummary({}, None)
+        return RowSummary({}, None, kind)
+    if kind in UNGRADED_KINDS:
+        return RowSummary(na, None, kind)
     worst = max((grade_hint(v, thresholds) for v in na.values()), key=_GRADE_ORDER.index)
-    return RowSummary(na, worst)
+    return RowSummary(na, worst, kind)

@@ -26,6 +26,8 @@ def run(args) -> int:
     if args.path_only:
         print(folder)
         return 0
+    # Say where the writable copy lives: edits, models and exports of the demo go there.
+    print(f"HipVision demo project (a writable copy; your edits are kept here): {folder}", flush=True)
     size = parse_size(args.size)
     from hipvision.gui.app import run as run_gui
 

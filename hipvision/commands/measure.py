@@ -34,7 +34,7 @@ def run(args) -> int:
             s = item.landmarks.side(side)
             na = item.landmarks.norberg_angle(side)
             writer.writerow([item.image, side, *(repr(v) for v in (s.head_x, s.head_y, s.head_r, s.rim_x, s.rim_y)),
-                             repr(na), grade_hint(na, thresholds).value, bva_points(na, thresholds)])
+                             repr(na), grade_hint(na, thresholds).value, bva_points(na)])
     if args.out:
         write_text_atomic(args.out, buf.getvalue())
         print(f"wrote {args.out} ({2 * len(items)} rows)")

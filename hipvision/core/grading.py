@@ -1,4 +1,11 @@
-"""Grade hints from a Norberg angle. A hint for the veterinarian, never a diagnosis."""
+"""Grade hints and BVA-style points from a Norberg angle. A hint for the veterinarian, never a diagnosis.
+
+One value, one grade: both are computed from the NA as shown, rounded to 0.1° (`shown_na`),
+so a hip displayed as "105.0°" can never be graded borderline on one screen and normal on
+another. The grade thresholds are preferences; the BVA-style points are not — they follow the
+fixed rule of the BVA/KC scheme (0 at >= 105°, +1 per started 5° below, at most 6), so changing
+the grade hint never changes the points.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +30,9 @@ class GradeThresholds:
 
     normal_min: float = 105.0
     borderline_min: float = 100.0
-    bva_step: float = 5.0  # one BVA-style point per started step below normal_min
-    bva_max: int = 6  # the BVA scheme scores the Norberg angle 0..6 per hip
 
     def __post_init__(self) -> None:
-        for name in ("normal_min", "borderline_min", "bva_step"):
+        for name in ("normal_min", "borderline_min"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"GradeThresholds.{name} must be a finite number, got {v!r}")
@@ -36,30 +41,38 @@ class GradeThresholds:
                 f"GradeThresholds need 0 < borderline_min <= normal_min < 180, got "
                 f"borderline_min={self.borderline_min!r}, normal_min={self.normal_min!r}"
             )
-        if self.bva_step <= 0:
-            raise ValueError(f"GradeThresholds.bva_step must be > 0, got {self.bva_step!r}")
-        if not isinstance(self.bva_max, int) or self.bva_max < 0:
-            raise ValueError(f"GradeThresholds.bva_max must be a non-negative int, got {self.bva_max!r}")
 
 
 DEFAULT_THRESHOLDS = GradeThresholds()
 
+# The BVA-style rule, fixed (not a preference): see the module docstring and README.
+BVA_ZERO_AT = 105.0
+BVA_STEP = 5.0
+BVA_MAX = 6
+NA_DECIMALS = 1  # the NA is shown, printed and exported to 0.1°
+
+
+def shown_na(na_deg: float) -> float:
+    """The NA as the user reads it; grades and points are computed from this value."""
+    return round(float(na_deg), NA_DECIMALS)
+
 
 def grade_hint(na_deg: float, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> Grade:
-    if na_deg >= thresholds.normal_min:
+    na = shown_na(na_deg)
+    if na >= thresholds.normal_min:
         return Grade.NORMAL
-    if na_deg >= thresholds.borderline_min:
+    if na >= thresholds.borderline_min:
         return Grade.BORDERLINE
     return Grade.SUSPECT
 
 
-def bva_points(na_deg: float, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> int:
-    """0 at >= normal_min, plus one per *started* bva_step below it (capped at bva_max).
+def bva_points(na_deg: float) -> int:
+    """0 at >= 105°, plus one per *started* 5° below it, at most 6 (of the shown 0.1° value).
 
     104.9 -> 1, 100.0 -> 1, 99.9 -> 2. A tiny tolerance keeps 100.0 from becoming 2 through
     float noise in the subtraction.
     """
-    deficit = thresholds.normal_min - na_deg
+    deficit = BVA_ZERO_AT - shown_na(na_deg)
     if deficit <= 0:
         return 0
-    return min(thresholds.bva_max, math.ceil(deficit / thresholds.bva_step - 1e-9))
+    return min(BVA_MAX, math.ceil(deficit / BVA_STEP - 1e-9))

@@ -19,8 +19,12 @@ from pathlib import Path
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.landmarks import HipLandmarks, LandmarkError, Side, SideLandmarks, SideMapping
+from hipvision.core.records import LABELLED_STATUSES
 
 CSV_COLUMNS = ("image", "side", "head_x", "head_y", "head_r", "rim_x", "rim_y", "na_deg")
+# Appended by project exports, so an unreviewed model prediction can never pass as a
+# measurement downstream; readers ignore them.
+REVIEW_COLUMNS = ("status", "reviewed", "author")
 COCO_KEYPOINTS = ("right_head_center", "right_acetabular_rim", "left_head_center", "left_acetabular_rim")
 COCO_CATEGORY = {
     "id": 1,
@@ -45,6 +49,15 @@ class AnnotatedImage:
     height: int = 0
     spacing: tuple[float, float] | None = None
     mapping: SideMapping = field(default_factory=SideMapping)
+    # Where the landmarks stand in review (project exports only): the image status and the
+    # current revision's author. None for plain files (predict output, imports).
+    status: str | None = None
+    author: str | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        """A person stands behind the landmarks (edited or verified); a model's guess is not."""
+        return self.status in LABELLED_STATUSES
 
 
 def _fmt(v: float) -> str:
@@ -67,12 +80,16 @@ def csv_rows(items: Iterable[AnnotatedImage]) -> list[dict[str, str]]:
                 "rim_x": _fmt(s.rim_x), "rim_y": _fmt(s.rim_y),
                 "na_deg": _fmt(lm.norberg_angle(side)),
             })
+            if item.status is not None:
+                rows[-1].update(status=item.status, reviewed="yes" if item.reviewed else "no", author=item.author or "")
     return rows
 
 
 def format_csv(items: Iterable[AnnotatedImage]) -> str:
+    items = list(items)
+    review = any(i.status is not None for i in items)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + (REVIEW_COLUMNS if review else ()), lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_rows(items))
     return buf.getvalue()
@@ -159,6 +176,8 @@ def to_coco(items: Iterable[AnnotatedImage], *, description: str = "HipVision ex
             "head_radius": {"left": lm.left.head_r, "right": lm.right.head_r},
             "norberg_angle_deg": {s.value: lm.norberg_angle(s) for s in Side},
         })
+        if item.status is not None:
+            annotations[-1].update(status=item.status, reviewed=item.reviewed, author=item.author)
     return {"info": {"description": description}, "images": images, "annotations": annotations,
             "categories": [COCO_CATEGORY]}
 

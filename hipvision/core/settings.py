@@ -98,8 +98,7 @@ class AppSettings:
         t = self.thresholds
         return {
             "version": SCHEMA_VERSION,
-            "thresholds": {"normal_min": t.normal_min, "borderline_min": t.borderline_min,
-                           "bva_step": t.bva_step, "bva_max": t.bva_max},
+            "thresholds": {"normal_min": t.normal_min, "borderline_min": t.borderline_min},
             "right_on_image_left": self.right_on_image_left,
             "device": self.device,
             "sd_base_dir": None if self.sd_base_dir is None else str(self.sd_base_dir),
@@ -117,7 +116,8 @@ class AppSettings:
             t = d["thresholds"]
             if not isinstance(t, dict):
                 raise SettingsError(f"AppSettings.thresholds must be an object, got {t!r}")
-            known = {k: t[k] for k in ("normal_min", "borderline_min", "bva_step", "bva_max") if k in t}
+            # bva_step/bva_max of older files are ignored: the BVA rule is fixed (core.grading).
+            known = {k: t[k] for k in ("normal_min", "borderline_min") if k in t}
             try:
                 kwargs["thresholds"] = GradeThresholds(**known)
             except ValueError as exc:

@@ -338,14 +338,17 @@ class Project:
 
     def save_annotation(self, image_id: int, landmarks: HipLandmarks | None, *, author: str = "user",
                         confidence: dict | None = None, note: str | None = None,
-                        status: str | None = None, mapping: SideMapping | None = None) -> Annotation:
+                        status: str | None = None, mapping: SideMapping | None = None,
+                        restore: bool = False) -> Annotation:
         """Append one revision and set the image's status, in one transaction.
 
         Default status: 'edited' for a person, 'predicted' for a model, 'verified' for an
-        import or a labelled generator. Model revisions go through `save_prediction`.
+        import or a labelled generator. Model revisions go through `save_prediction`, except
+        with `restore=True`: a person's undo (or reset) bringing back an earlier revision keeps
+        that revision's author, so the trail never credits the user with a model's work.
         `mapping` changes the image/patient side mapping in the same transaction: landmarks
         are by patient side and only make sense together with it."""
-        if author.startswith("model:"):
+        if author.startswith("model:") and not restore:
             raise StoreError("model output must be saved with save_prediction (it never overwrites edits)")
         status = status or ("edited" if author == "user" else "verified")
         if status not in STATUSES:

@@ -92,7 +92,6 @@ EXTRA_KEYS = (
     ("Left drag on the image", "Pan"),
     ("Wheel", "Zoom"),
     ("Right drag", "Window/level (horizontal: width, vertical: centre)"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (history per image)"),
 )
 
 TOOLBAR = ("open", None, "prev", "next", None, "undo", "redo", "verify", "place", "circle", None, "fit", "hips", "invert", "wl",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -70,6 +71,9 @@ def create_window(*, with_engine: bool = True):
     return window
 
 
+PREDICTION_WAIT_S = 120.0  # --screenshot waits this long at most for the shown image's prediction
+
+
 def save_screenshot(widget, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -97,7 +101,7 @@ def run(folder: str | Path | None = None, *, screenshot: str | Path | None = Non
     app = application()
     win = create_window()
     if folder is not None and not win.open_project(folder):
-        print(f"hipvision gui: {win.banner.text()}", file=sys.stderr)
+        print(f"hipvision gui: {win.banner_message}", file=sys.stderr)
         if screenshot:
             return 2
     if image is not None and not select_image(win, image):
@@ -125,8 +129,20 @@ def run(folder: str | Path | None = None, *, screenshot: str | Path | None = Non
         # A local loop, not app.exec()/app.quit(): quitting the application would leave it
         # in a quitting state for whoever runs events next (a test session, an embedding app).
         loop = QEventLoop()
-        # After the first layout pass and paint: the docks and the canvas need their sizes.
-        QTimer.singleShot(300, shoot)
+        deadline = time.monotonic() + PREDICTION_WAIT_S
+
+        def when_predicted():
+            # The shown image's first prediction belongs in the picture: wait for it (bounded,
+            # so a slow or failing model never hangs a scripted screenshot).
+            bridge = getattr(win, "engine_bridge", None)
+            waiting = bridge is not None and win.current_image_id in bridge.pending_predictions
+            if waiting and time.monotonic() < deadline:
+                QTimer.singleShot(100, when_predicted)
+            else:
+                # After the first layout pass and paint: the docks and the canvas need their sizes.
+                QTimer.singleShot(300, shoot)
+
+        QTimer.singleShot(0, when_predicted)
         loop.exec()
         return result["rc"]
     return app.exec()

@@ -60,6 +60,8 @@ class Canvas(pg.GraphicsView):
             h.released.connect(self._on_handle_released)
             h.hovered.connect(self._on_handle_hovered)
             self.handles[key] = h
+        for key, h in self.handles.items():  # a tiny radius stays grabbable (handles.MIN_ANCHOR_DISTANCE_PX)
+            h.anchor = self.handles[HandleKey(key.side, "head")] if key.part == "radius" else None
         self.hover_label = pg.TextItem(color="#ffffff", fill=pg.mkBrush(0, 0, 0, 200), anchor=(0, 1.3))
         self.hover_label.setZValue(30)
         self.hover_label.hide()

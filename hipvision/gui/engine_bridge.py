@@ -40,6 +40,8 @@ class EngineBridge(QObject):
         self._add_actions()
         window.predict_requested.connect(self.predict_image)
         window.place_tool.placed.connect(self.place_hips)
+        # The review banner's fix on a doubtful prediction: the two-click tool, now that a model can refine
+        window.place_with_clicks_requested.connect(lambda _image_id: window.toggle_place_mode(True))
         window.project_opened.connect(self._on_project_opened)
         self.engine.finished.connect(self._on_finished)
         self.engine.failed.connect(self._on_failed)
@@ -162,7 +164,7 @@ class EngineBridge(QObject):
             return
         sd = self.window.settings.sd_base_dir
         dialog = GenerateDialog(folder, device=self._device(), sd_base_dir=None if sd is None else str(sd),
-                                parent=self.window)
+                                generators_dir=self.window.project.models_dir / "generators", parent=self.window)
         if dialog.exec() == dialog.DialogCode.Accepted and dialog.request is not None:
             self.submit_generate(dialog.request)
 
@@ -207,7 +209,7 @@ class EngineBridge(QObject):
                 self.window.show_status(f"New model {result['name']} is active ({mae_text}); "
                                         f"{len(result.get('repredicted', []))} images re-predicted")
             else:
-                self.window.show_banner(f"Retrained model {result['name']} was kept but not activated: "
+                self.window.show_banner(f"The new model ({result['name']}) was kept but not activated: "
                                         f"{result.get('reason')}. Activate it in the Models panel if you prefer it.")
             if self.models_panel is not None:
                 self.models_panel.refresh()

@@ -5,6 +5,7 @@ builds the ml configs in the engine thread, so torch never loads on the GUI thre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QRadioButton, QSpinBox, QVBoxLayout, QWidget,
@@ -23,8 +24,12 @@ class GenerateRequest:
 
 
 class GenerateDialog(QDialog):
-    def __init__(self, project_dir: str, *, device: str = "auto", sd_base_dir: str | None = None, parent=None):
+    def __init__(self, project_dir: str, *, device: str = "auto", sd_base_dir: str | None = None,
+                 generators_dir: str | Path | None = None, parent=None):
         super().__init__(parent)
+        # <project data>/models/generators/<method>[-<framing>]/ (ml.diffusion.generation):
+        # read as plain folders, so this dialog never imports ml.
+        self.generators_dir = None if generators_dir is None else Path(generators_dir)
         self.setWindowTitle("Synthetic training images")
         self.project_dir = project_dir
         self.device = device
@@ -82,7 +87,20 @@ class GenerateDialog(QDialog):
         return {"count": self.count, "na": self.na_dist, "sched": self.scheduler, "steps": self.steps,
                 "res": self.resolution, "epochs": self.epochs}
 
+    def has_generator(self, method: str) -> bool:
+        """Whether a trained generator of this method exists (unknown folder: assume yes)."""
+        if self.generators_dir is None:
+            return True
+        return any(d.is_dir() and any(d.iterdir()) for d in self.generators_dir.glob(f"{method}*"))
+
     def _update(self, *_) -> None:
+        # Generating needs a trained generator: without one, training is the only choice.
+        method = self.method.currentData()
+        ready = self.has_generator(method)
+        self.generate_radio.setEnabled(ready)
+        self.generate_radio.setToolTip("" if ready else f"No trained {method} generator yet: train one first")
+        if not ready and self.generate_radio.isChecked():
+            self.train_radio.setChecked(True)
         train = self.train_radio.isChecked()
         conditional = self.method.currentData() == "conditional"
         form: QFormLayout = self.layout().itemAt(0).layout()

@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap,
 STATUS_COLOURS = {
     "new": "#9e9e9e",
     "predicted": "#29b6f6",
+    "flagged": "#d84315",  # a doubtful prediction: shown, never graded, until reviewed
     "edited": "#ffa726",
     "verified": "#43a047",
     "error": "#e53935",
@@ -18,11 +19,12 @@ SYNTHETIC_COLOUR = "#ab47bc"
 STATUS_TOOLTIPS = {
     "new": "New: no landmarks yet",
     "predicted": "Predicted by the model: to review",
+    "flagged": "Doubtful prediction: not a measurement until you correct or verify it",
     "edited": "Edited by a person",
     "verified": "Verified",
     "error": "Unreadable",
 }
-_GLYPHS = {"predicted": "M", "edited": "✎", "verified": "✓", "error": "!"}
+_GLYPHS = {"predicted": "M", "flagged": "?", "edited": "✎", "verified": "✓", "error": "!"}
 
 
 @lru_cache(maxsize=None)
@@ -39,6 +41,10 @@ def status_icon(status: str, synthetic: bool = False, size: int = 32) -> QIcon:
     if status == "new":
         p.setPen(QPen(colour, size * 0.1))
         p.drawEllipse(body.adjusted(size * 0.06, size * 0.06, -size * 0.06, -size * 0.06))
+    elif status == "flagged":  # a square, so it differs from the round statuses by shape too
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QBrush(colour))
+        p.drawRoundedRect(body, size * 0.12, size * 0.12)
     elif status == "error":
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QBrush(colour))

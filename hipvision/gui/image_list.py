@@ -7,19 +7,24 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, GradeThresholds, grade_hint
-from hipvision.core.landmarks import HipLandmarks, Side
+from hipvision.core.landmarks import Side
 from hipvision.core.records import ImageRecord
-from hipvision.annotation.state import row_summary
-from hipvision.gui.icons import status_icon, status_tooltip
+from hipvision.annotation.state import AnnotationState, row_summary
+from hipvision.gui.icons import STATUS_COLOURS, status_icon, status_tooltip
 
+# Each filter sees the record and the row's display status ('flagged' for a doubtful
+# prediction, else the stored status).
 FILTERS = {
-    "All images": lambda r: True,
-    "To review (new, predicted)": lambda r: r.status in ("new", "predicted"),
-    "Edited": lambda r: r.status == "edited",
-    "Verified": lambda r: r.status == "verified",
-    "Unreadable": lambda r: r.status == "error",
-    "Synthetic": lambda r: r.source == "synthetic",
+    "All images": lambda r, s: True,
+    "To review (new, predicted)": lambda r, s: r.status in ("new", "predicted"),
+    "Doubtful predictions": lambda r, s: s == "flagged",
+    "Edited": lambda r, s: r.status == "edited",
+    "Verified": lambda r, s: r.status == "verified",
+    "Unreadable": lambda r, s: r.status == "error",
+    "Synthetic": lambda r, s: r.source == "synthetic",
 }
+UNGRADED_TEXT = {"unplaced": "", "flagged": "check"}
+UNGRADED_COLOUR = "#9e9e9e"
 COLUMNS = ("Image", "R NA", "L NA", "Grade")
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -52,32 +57,48 @@ class ImageListPanel(QWidget):
         layout.addWidget(self.tree)
         self._items: dict[int, QTreeWidgetItem] = {}
         self._records: dict[int, ImageRecord] = {}
+        self._display: dict[int, str] = {}
 
-    def set_rows(self, rows: list[tuple[ImageRecord, HipLandmarks | None]]) -> None:
+    def set_rows(self, states: list[AnnotationState]) -> None:
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items.clear()
         self._records.clear()
-        for rec, lm in rows:
+        self._display.clear()
+        for state in states:
             item = QTreeWidgetItem()
-            item.setData(0, ID_ROLE, rec.id)
-            self._items[rec.id] = item
-            self._fill(item, rec, lm)
+            item.setData(0, ID_ROLE, state.image.id)
+            self._items[state.image.id] = item
+            self._fill(item, state)
             self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         self._apply_filter()
 
-    def update_row(self, rec: ImageRecord, lm: HipLandmarks | None) -> None:
-        item = self._items.get(rec.id)
+    def update_row(self, state: AnnotationState) -> None:
+        item = self._items.get(state.image.id)
         if item is not None:
-            self._fill(item, rec, lm)
-            item.setHidden(not FILTERS[self.filter.currentText()](rec) and item is not self.tree.currentItem())
+            self._fill(item, state)
+            keep = self._keep(state.image.id)
+            item.setHidden(not keep and item is not self.tree.currentItem())
 
-    def _fill(self, item: QTreeWidgetItem, rec: ImageRecord, lm: HipLandmarks | None) -> None:
+    def display_status(self, image_id: int) -> str | None:
+        """The status the row shows: 'flagged' for a doubtful prediction, else the stored one."""
+        return self._display.get(image_id)
+
+    def _keep(self, image_id: int) -> bool:
+        return FILTERS[self.filter.currentText()](self._records[image_id], self._display[image_id])
+
+    def _fill(self, item: QTreeWidgetItem, state: AnnotationState) -> None:
+        rec = state.image
         self._records[rec.id] = rec
-        item.setIcon(0, status_icon(rec.status, rec.is_synthetic))
+        kind = state.kind if not rec.error else "user"
+        status = "flagged" if kind == "flagged" else rec.status
+        self._display[rec.id] = status
+        item.setIcon(0, status_icon(status, rec.is_synthetic))
         item.setText(0, rec.name)
-        tip = f"{rec.path}\n{status_tooltip(rec.status, rec.is_synthetic, rec.error)}"
+        tip = f"{rec.path}\n{status_tooltip(status, rec.is_synthetic, rec.error)}"
+        if kind == "flagged":
+            tip += f"\n{state.assessment.summary()}"
         item.setToolTip(0, tip)
         if rec.error:
             item.setForeground(0, QBrush(QColor("#e57373")))
@@ -86,24 +107,27 @@ class ImageListPanel(QWidget):
             item.setText(3, "unreadable")
             item.setToolTip(3, rec.error)
             return
-        summary = row_summary(lm, self.thresholds)
+        summary = row_summary(state.landmarks, self.thresholds, kind)
         item.setText(1, summary.text(Side.RIGHT))
         item.setText(2, summary.text(Side.LEFT))
         for c, side in ((1, Side.RIGHT), (2, Side.LEFT)):
             if side in summary.na:
-                item.setForeground(c, QBrush(QColor(GRADE_COLOURS[grade_hint(summary.na[side], self.thresholds)])))
+                colour = (GRADE_COLOURS[grade_hint(summary.na[side], self.thresholds)] if summary.worst is not None
+                          else UNGRADED_COLOUR)  # no grade colour for what is not a measurement yet
+                item.setForeground(c, QBrush(QColor(colour)))
         if summary.worst is not None:
             item.setText(3, summary.worst.value)
             item.setForeground(3, QBrush(QColor(GRADE_COLOURS[summary.worst])))
         else:
-            item.setText(3, "")
+            item.setText(3, UNGRADED_TEXT.get(kind, ""))
+            item.setForeground(3, QBrush(QColor(STATUS_COLOURS["flagged"] if kind == "flagged" else UNGRADED_COLOUR)))
+        item.setToolTip(3, state.assessment.summary() if kind == "flagged" else "")
         for c in (1, 2, 3):
             item.setTextAlignment(c, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def _apply_filter(self, *_) -> None:
-        keep = FILTERS[self.filter.currentText()]
         for image_id, item in self._items.items():
-            item.setHidden(not keep(self._records[image_id]))
+            item.setHidden(not self._keep(image_id))
 
     def _on_current(self, current: QTreeWidgetItem | None, previous) -> None:
         if current is not None:
@@ -147,9 +171,22 @@ class ImageListPanel(QWidget):
 
     def status_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for rec in self._records.values():
+        for image_id, rec in self._records.items():
             counts[rec.status] = counts.get(rec.status, 0) + 1
+            if self._display.get(image_id) == "flagged":
+                counts["flagged"] = counts.get("flagged", 0) + 1
         return counts
+
+    def summary(self) -> str:
+        """The status bar's count, e.g. '12 images · 3 to review · 1 doubtful · 9 verified'."""
+        counts = self.status_counts()
+        parts = [f"{sum(n for s, n in counts.items() if s != 'flagged')} images"]  # flagged ones are also predicted
+        review = counts.get("new", 0) + counts.get("predicted", 0)
+        parts += [f"{review} to review"] if review else []
+        parts += [f"{counts['flagged']} doubtful"] if counts.get("flagged") else []
+        parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
+        parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
+        return " · ".join(parts)
 
     def record(self, image_id: int) -> ImageRecord | None:
         return self._records.get(image_id)

@@ -7,12 +7,26 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QFrame, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+    QVBoxLayout, QWidget,
 )
 
 from hipvision.gui.engine import Engine
 
 MAX_PREVIEWS = 32  # generated-image previews kept in the jobs panel, newest first
+ROWS_MAX_HEIGHT = 220  # px: job rows scroll beyond this, so the window never grows past the screen
+LOSS_COLOUR, MAE_COLOUR = "#1f77b4", "#d62728"
+
+
+class EpochAxis(pg.AxisItem):
+    """Whole epochs only: a tick at epoch 2.5 means nothing."""
+
+    def tickValues(self, minVal, maxVal, size):
+        out = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing >= 1:
+                out.append((spacing, [v for v in values if float(v).is_integer()]))
+        return out or [(1.0, [float(v) for v in range(int(np.ceil(minVal)), int(maxVal) + 1)])]
 
 
 def format_eta(seconds: float | None) -> str:
@@ -38,6 +52,7 @@ class JobRow(QWidget):
         self.status = QLabel("queued")
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.status.setWordWrap(True)
+        self.ended = False
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(lambda: engine.cancel(job_id))
         self.cancel_button.clicked.connect(lambda: self.status.setText("cancelling…"))
@@ -56,7 +71,9 @@ class JobRow(QWidget):
         self.status.setText(f"{message} — {format_eta(eta)}" if message else format_eta(eta))
 
     def set_ended(self, text: str, ok: bool) -> None:
+        self.ended = True
         self.cancel_button.setEnabled(False)
+        self.status.setToolTip(text)  # the full text, whatever the panel's width
         if ok:
             self.bar.setValue(1000)
         self.status.setText(text)
@@ -71,15 +88,39 @@ class JobsPanel(QWidget):
         self.engine = engine
         self.rows: dict[int, JobRow] = {}
         self.rows_box = QVBoxLayout()
+        self.rows_box.setContentsMargins(0, 0, 0, 0)
         self.rows_box.addStretch(1)
-        self.plot = pg.PlotWidget(background="w")
+        rows_widget = QWidget()
+        rows_widget.setLayout(self.rows_box)
+        # The rows scroll: finished jobs pile up, and the dock must not push the window taller.
+        self.rows_area = QScrollArea()
+        self.rows_area.setWidget(rows_widget)
+        self.rows_area.setWidgetResizable(True)
+        self.rows_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.rows_area.hide()
+        self.clear_button = QPushButton("Clear finished")
+        self.clear_button.setToolTip("Remove the rows of jobs that have ended")
+        self.clear_button.clicked.connect(self.clear_finished)
+        self.clear_button.setEnabled(False)
+        # Loss and validation MAE have different units: one axis each, labelled in the curve's
+        # colour (no legend to cover the curves), whole epochs on the bottom axis.
+        self.plot = pg.PlotWidget(background="w", axisItems={"bottom": EpochAxis("bottom")})
         self.plot.setMinimumHeight(160)
-        self.plot.addLegend(offset=(-10, 10))
         self.plot.setLabel("bottom", "epoch")
+        self.plot.setLabel("left", "training loss", color=LOSS_COLOUR)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="training loss")
-        self.mae_curve = self.plot.plot([], [], pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=5,
-                                        name="validation NA MAE (°)")
+        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen(LOSS_COLOUR, width=2), name="training loss")
+        item = self.plot.getPlotItem()
+        item.showAxis("right")
+        item.setLabel("right", "validation NA MAE (°)", color=MAE_COLOUR)
+        self.mae_view = pg.ViewBox()
+        item.scene().addItem(self.mae_view)
+        item.getAxis("right").linkToView(self.mae_view)
+        self.mae_view.setXLink(item)
+        self.mae_curve = pg.PlotDataItem([], [], pen=pg.mkPen(MAE_COLOUR, width=2), symbol="o", symbolSize=5,
+                                         symbolBrush=MAE_COLOUR, name="validation NA MAE (°)")
+        self.mae_view.addItem(self.mae_curve)
+        item.vb.sigResized.connect(lambda *_: self.mae_view.setGeometry(item.vb.sceneBoundingRect()))
         self._plot_job: int | None = None
         self._series: dict[str, tuple[list[float], list[float]]] = {}
         self.plot.hide()  # shown with the first training metrics: an empty plot says nothing
@@ -97,7 +138,8 @@ class JobsPanel(QWidget):
         self.previews.hide()
         lay = QVBoxLayout(self)
         lay.addWidget(self.placeholder)
-        lay.addLayout(self.rows_box)
+        lay.addWidget(self.rows_area)
+        lay.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignRight)
         lay.addWidget(self.previews)
         lay.addWidget(self.plot, 1)
         engine.progress.connect(self._on_progress)
@@ -110,10 +152,26 @@ class JobsPanel(QWidget):
 
     def add_job(self, job) -> JobRow:
         self.placeholder.hide()
+        self.rows_area.show()
         row = JobRow(self.engine, job.id, job.title)
         self.rows[job.id] = row
-        self.rows_box.insertWidget(self.rows_box.count() - 1, row)
+        self.rows_box.insertWidget(0, row)  # newest on top, where the eye is
+        row.show()  # now, not at the next layout pass: _fit_rows measures it
+        self._fit_rows()
         return row
+
+    def _fit_rows(self) -> None:
+        # As tall as the rows need, up to ROWS_MAX_HEIGHT; the plot takes the rest.
+        need = self.rows_area.widget().sizeHint().height() + 2
+        self.rows_area.setFixedHeight(min(ROWS_MAX_HEIGHT, need))
+
+    def clear_finished(self) -> None:
+        for job_id in [j for j, r in self.rows.items() if r.ended]:
+            row = self.rows.pop(job_id)
+            self.rows_box.removeWidget(row)
+            row.deleteLater()
+        self.clear_button.setEnabled(False)
+        self._fit_rows()
 
     def _on_progress(self, job_id, done, total, message, eta) -> None:
         # Only jobs added to the panel have a row: a background prediction of the image
@@ -150,3 +208,4 @@ class JobsPanel(QWidget):
     def _end(self, job_id: int, text: str, ok: bool) -> None:
         if (row := self.rows.get(job_id)) is not None:
             row.set_ended(text, ok)
+            self.clear_button.setEnabled(True)

@@ -12,6 +12,7 @@ Attaching an engine (hipvision/gui/engine*.py, no ML imported here):
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -36,18 +37,22 @@ from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
 from hipvision.gui.place_actions import PlaceMixin
 from hipvision.gui.place_tool import PlaceTool
+from hipvision.gui.review_banner import ReviewBanner, ReviewMixin
 from hipvision.gui.start_screen import StartScreen
 from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 
+CUSTOM_WINDOW = "Custom (dragged)"
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
-class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
+class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
+    # The review banner's fix: "place the hips with a click each" (the click tool answers it).
+    place_with_clicks_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,14 +70,20 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         self.canvas = Canvas()
         self.canvas.thresholds = self.thresholds
         self.banner = QLabel()
+        self.banner_message = ""  # the banner as plain text (for the command line)
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #fff3cd; color: #5c4400; padding: 6px 10px;")
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.linkActivated.connect(lambda _link: self.show_banner(None))
         self.banner.hide()
         central = QWidget()
         box = QVBoxLayout(central)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.banner)
+        self.review_banner = ReviewBanner()
+        self.review_banner.fixRequested.connect(self.request_place_with_clicks)
+        box.addWidget(self.review_banner)
         # The start screen stands where the canvas goes until a project is open.
         self.start_screen = StartScreen()
         self.start_screen.open_folder_requested.connect(self.choose_project)
@@ -97,6 +108,11 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         self.place_tool = PlaceTool(self.canvas)
         self.place_tool.message.connect(self.show_status)
         self.place_tool.activeChanged.connect(self.actions["place"].setChecked)
+        # Fixed toolbar labels: the undo actions rename themselves after each command ("Undo
+        # Move right femoral head centre"), which made the whole toolbar jump; the menu keeps it.
+        self.actions["undo"].setIconText("Undo")
+        self.actions["redo"].setIconText("Redo")
+        self.wl_combo.addItem(CUSTOM_WINDOW)  # shown after a right-drag: no preset describes it
         self.set_prediction_available(False)
         self.status_text = QLabel()
         self.cursor_text = QLabel()
@@ -111,6 +127,7 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         self.canvas.previewChanged.connect(self.panel.show_landmarks)
         self.canvas.editFinished.connect(self._on_edit_finished)
         self.canvas.windowChanged.connect(lambda c, w: self.window_text.setText(f"W {w:.0f}  L {c:.0f}"))
+        self.canvas.vb.windowDragged.connect(lambda *_: self.wl_combo.setCurrentText(CUSTOM_WINDOW))
         self.canvas.cursorMoved.connect(self.cursor_text.setText)
         self.canvas.message.connect(self.show_status)
         self.canvas.circleModeChanged.connect(self.actions["circle"].setChecked)
@@ -135,7 +152,9 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         self.status_text.setText(text)
 
     def show_banner(self, text: str | None) -> None:
-        self.banner.setText(text or "")
+        # Every banner can be dismissed: a job's failure must not stay on screen for good.
+        self.banner_message = text or ""
+        self.banner.setText(f"{escape(text)} &nbsp;<a href='dismiss' style='color:#5c4400'>Dismiss</a>" if text else "")
         self.banner.setVisible(bool(text))
 
     def set_prediction_available(self, available: bool) -> None:
@@ -218,19 +237,13 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
             self.show_status(f"Rescanned: {report.summary()}")
 
     def _reload_list(self) -> None:
-        self.image_list.set_rows([(r, self.project.current_landmarks(r.id)) for r in self.project.images()])
+        self.image_list.set_rows([self.workspace.state(r.id) for r in self.project.images()])
         if self.current_image_id is not None:
             self.image_list.select_id(self.current_image_id)
         self._update_summary()
 
     def _update_summary(self) -> None:
-        counts = self.image_list.status_counts()
-        parts = [f"{sum(counts.values())} images"]
-        review = counts.get("new", 0) + counts.get("predicted", 0)
-        parts += [f"{review} to review"] if review else []
-        parts += [f"{counts[s]} {s}" for s in ("edited", "verified") if counts.get(s)]
-        parts += [f"{counts['error']} unreadable"] if counts.get("error") else []
-        self.summary_text.setText(" · ".join(parts))
+        self.summary_text.setText(self.image_list.summary())
 
     def _remember_recent(self, folder: Path) -> None:
         self.settings = self.settings.with_recent(folder)
@@ -256,6 +269,8 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         if self.canvas.circle_mode:
             self.actions["circle"].setChecked(False)
         self.current_image_id = image_id
+        self.show_status("")  # a message about the previous image must not seem to be about this one
+        self.wl_combo.setCurrentIndex(0)  # each image starts from its default window
         self.workspace.activate(image_id)
         state = self.workspace.state(image_id)
         rec = state.image
@@ -289,33 +304,28 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
         if state is None or self.canvas.loaded is None:
             self.canvas.set_annotation(None, self.canvas.mapping, "user")
             self.canvas.set_banner(None)
+            self.review_banner.show_concerns(None)
             self.panel.set_context(mapping=self.canvas.mapping, spacing=None, kind=None)
             self.panel.show_landmarks(None)
         else:
             rec = state.image
             self.canvas.set_annotation(state.shown, rec.mapping, state.kind)
             self.canvas.set_banner(UNPLACED_BANNER if state.kind == "unplaced" else None)
+            self.review_banner.show_concerns(state.assessment.summary() if state.kind == "flagged" else None)
             meta = self.canvas.loaded.radiograph.metadata
             self.panel.set_context(mapping=rec.mapping, spacing=rec.spacing, kind=state.kind, author=state.author,
                                    note=self._confidence_note(state), facts=image_facts(rec, meta))
             self.panel.show_landmarks(state.shown)
         if state is not None:
-            self.image_list.update_row(state.image, state.landmarks)
+            self.image_list.update_row(state)
         self._update_actions()
-
-    @staticmethod
-    def _confidence_note(state: AnnotationState) -> str:
-        if state.kind != "model" or not state.confidence:
-            return ""
-        parts = [f"{k} {v:.2f}" for k, v in sorted(state.confidence.items()) if isinstance(v, (int, float))]
-        return "Model confidence: " + ", ".join(parts) if parts else ""
 
     def on_annotation_changed(self, image_id: int) -> None:
         """Slot: the store changed for this image (an edit, an undo, or the engine)."""
         if self.project is None:
             return
         state = self.workspace.state(image_id)
-        self.image_list.update_row(state.image, state.landmarks)
+        self.image_list.update_row(state)
         self._update_summary()
         if image_id == self.current_image_id and not self.canvas.dragging:
             self._apply_state(state)
@@ -343,7 +353,8 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
 
     def verify(self) -> None:
         if self._state is not None and self.canvas.landmarks is not None:
-            self._push(self.canvas.landmarks, "verified", "Verify")
+            if self._push(self.canvas.landmarks, "verified", "Verify"):
+                self.show_status(f"Verified {self._state.image.name}")
 
     def swap_sides(self) -> None:
         if self._state is None:
@@ -361,11 +372,10 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
             return
         ann = self.project.latest_model_annotation(self._state.image.id)
         if ann is not None and ann.landmarks is not None:
-            self._push(ann.landmarks, "predicted", "Reset to prediction")
-
-    def request_prediction(self) -> None:
-        if self.current_image_id is not None:
-            self.predict_requested.emit(self.current_image_id)
+            rec = self._state.image
+            # The model's revision comes back under the model's name and with its confidence.
+            self.workspace.push(rec.id, StoredEdit(ann.landmarks, "predicted", rec.mapping, ann.author,
+                                                   ann.confidence), "Reset to prediction")
 
     def toggle_circle_mode(self, on: bool) -> None:
         if on and self._state is not None:
@@ -404,7 +414,7 @@ class MainWindow(OutputsMixin, PlaceMixin, QMainWindow):
 
     def apply_window_preset(self, name: str) -> None:
         loaded = self.canvas.loaded
-        if loaded is not None:
+        if loaded is not None and name != CUSTOM_WINDOW:
             self.canvas.set_window(*preset_window(name, loaded.pyramid.levels[-1], loaded.window))
             self.wl_combo.setCurrentText(name)
 

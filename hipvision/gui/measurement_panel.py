@@ -21,9 +21,12 @@ _KIND_TEXT = {
     "unplaced": ("#ffd54f", "Unplaced — default positions, not a measurement. Drag the landmarks, "
                             "or press V to accept them."),
     "model": ("#81d4fa", "Prediction by {author} — review and correct, then press V."),
+    "flagged": ("#ff8a65", "<b>Doubtful prediction</b> by {author} — not a measurement: no grade or points "
+                           "until you correct the landmarks or verify them (V)."),
     "user": ("#e0e0e0", "Edited by {author}."),
     "verified": ("#a5d6a7", "Verified ✓ ({author})."),
 }
+UNGRADED = {"unplaced": "– (unplaced)", "flagged": "– (not reviewed)"}  # what an ungraded hip reads
 ROWS = ("na", "grade", "bva", "radius")
 ROW_TITLES = {"na": "Norberg angle", "grade": "Grade hint", "bva": "BVA-style points", "radius": "Head radius"}
 
@@ -85,6 +88,7 @@ class MeasurementPanel(QWidget):
         self._plain: dict[int, str] = {}  # column -> NA text without markup
         self._spacing: tuple[float, float] | None = None
         self._mapping = SideMapping()
+        self._kind: str | None = None
         self.set_thresholds(self.thresholds)
 
     def set_thresholds(self, thresholds: GradeThresholds) -> None:
@@ -111,6 +115,13 @@ class MeasurementPanel(QWidget):
                 return self._cells[("grade", i)].text().split("</span>")[-1].strip()
         raise ValueError(f"side must be left or right, got {side!r}")
 
+    def bva_text(self, side: str) -> str:
+        """The BVA-style points cell for a patient side, e.g. '2' or '–'."""
+        for i, col_side in enumerate(self._sides()):
+            if col_side.value == side:
+                return self._cells[("bva", i)].text()
+        raise ValueError(f"side must be left or right, got {side!r}")
+
     def _sides(self):
         first = self._mapping.patient_side_of_image_left()
         return (first, first.other)
@@ -118,7 +129,7 @@ class MeasurementPanel(QWidget):
     def set_context(self, *, mapping: SideMapping, spacing: tuple[float, float] | None, kind: str | None,
                     author: str | None = None, note: str = "", facts: list[tuple[str, str]] = ()) -> None:
         """Per-image facts that do not change during a drag."""
-        self._mapping, self._spacing = mapping, spacing
+        self._mapping, self._spacing, self._kind = mapping, spacing, kind
         rows = "".join(f"<tr><td style='color:#9e9e9e; padding-right:8px'>{escape(k)}</td><td>{escape(v)}</td></tr>"
                        for k, v in facts)
         self._set(self.info, f"<table>{rows}</table>" if rows else "")
@@ -140,13 +151,13 @@ class MeasurementPanel(QWidget):
                 self._set(cell, "–")
             self._set(self.distance, "–")
             return
-        overlay = build_overlay(lm, self._mapping, thresholds=self.thresholds)
+        overlay = build_overlay(lm, self._mapping, self._kind or "user", thresholds=self.thresholds)
         for i, s in enumerate(overlay.sides):
             colour = s.grade_colour
             na = f"{s.na:.1f}°" if s.na is not None else "undefined"
             self._plain[i] = na
             self._set(self._cells[("na", i)], f"<span style='color:{colour}'>{na}</span>")
-            grade = s.grade.value if s.grade is not None else "–"
+            grade = s.grade.value if s.grade is not None else UNGRADED.get(self._kind, "–")
             self._set(self._cells[("grade", i)], f"<span style='color:{colour}'>■</span> {grade}")
             self._set(self._cells[("bva", i)], "–" if s.bva is None else str(s.bva))
             r = f"{s.radius:.1f} px"

@@ -54,7 +54,9 @@ class OutputsMixin:
 
     def export_annotations(self, path: str | Path, fmt: str) -> Path:
         out, n = export_project(self.project, path, fmt)
-        self.show_status(f"Exported {n} annotated images to {out}")
+        unreviewed = sum(1 for r in self.project.images() if r.status == "predicted")
+        note = f" ({unreviewed} unreviewed predictions, marked reviewed=no)" if unreviewed else ""
+        self.show_status(f"Exported {n} annotated images to {out}{note}")
         return out
 
     def choose_export_csv(self) -> None:

@@ -49,7 +49,10 @@ class OverlayStyle:
         return cls(line_px=max(1.0, 0.3 * mm), font_px=7.5 / 72 * dpi, marker_px=1.3 * mm, min_arc_px=3.5 * mm)
 
 
-_PEN_STYLE = {"unplaced": Qt.PenStyle.DotLine, "model": Qt.PenStyle.DashLine}
+_PEN_STYLE = {"unplaced": Qt.PenStyle.DotLine, "model": Qt.PenStyle.DashLine, "flagged": Qt.PenStyle.DashLine}
+# Kinds whose landmarks no person has confirmed: markers hollow and dashed, so a doubtful
+# prediction never looks like a placed measurement.
+_UNCONFIRMED = ("unplaced", "model", "flagged")
 
 
 def _pen(colour: str, width: float, kind: str, alpha: int = 255) -> QPen:
@@ -134,6 +137,8 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
 
     m = style.marker_px
     marker_pen = QPen(QColor(s.side_colour), max(1.0, style.line_px * 0.8))
+    if kind in _UNCONFIRMED:
+        marker_pen.setStyle(Qt.PenStyle.DashLine if kind == "flagged" else Qt.PenStyle.SolidLine)
     # Head centre: a cross. Rim: a diamond. Radius handle: a dot on the outline.
     cross = lambda p: (painter.setPen(p), painter.drawLine(head + QPointF(-m, 0), head + QPointF(m, 0)),
                        painter.drawLine(head + QPointF(0, -m), head + QPointF(0, m)))
@@ -141,10 +146,14 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
     diamond = QPolygonF([rim + QPointF(0, -m), rim + QPointF(m, 0), rim + QPointF(0, m), rim + QPointF(-m, 0)])
     _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPolygon(diamond)), marker_pen)
     dot = to_device(*s.radius_handle)
-    painter.setPen(QPen(QColor(0, 0, 0, 170), 1.0))
-    painter.setBrush(QBrush(QColor(s.side_colour)))
-    painter.drawEllipse(dot, m * 0.55, m * 0.55)
-    painter.setBrush(Qt.BrushStyle.NoBrush)
+    if kind == "flagged":  # hollow: an unconfirmed radius
+        painter.setPen(QPen(QColor(s.side_colour), max(1.0, style.line_px * 0.8)))
+        painter.drawEllipse(dot, m * 0.6, m * 0.6)
+    else:
+        painter.setPen(QPen(QColor(0, 0, 0, 170), 1.0))
+        painter.setBrush(QBrush(QColor(s.side_colour)))
+        painter.drawEllipse(dot, m * 0.55, m * 0.55)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
 
 
 def _paint_label(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: OverlayStyle, kind: str) -> None:
@@ -160,7 +169,7 @@ def _paint_label(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: 
     font.setPixelSize(max(6, round(style.font_px)))
     font.setBold(True)
     painter.setFont(font)
-    text = s.label
+    text = s.label + (" ?" if kind == "flagged" else "")  # a doubtful prediction's NA is a question
     metrics = painter.fontMetrics()
     w = metrics.horizontalAdvance(text) + style.font_px * 0.6
     h = metrics.height() + style.font_px * 0.2

@@ -43,7 +43,11 @@ class PreferencesDialog(QDialog):
         self.device.addItems(list(DEVICES))
         self.device.setCurrentText(settings.device)
         self.sd_dir = QLineEdit("" if settings.sd_base_dir is None else str(settings.sd_base_dir))
-        self.sd_dir.setPlaceholderText("a local diffusers folder with model_index.json (for DreamBooth)")
+        # Short enough to show whole in the field; the tooltip says the rest.
+        self.sd_dir.setPlaceholderText("diffusers folder (DreamBooth)")
+        self.sd_dir.setToolTip("A local Stable Diffusion folder in diffusers format (with model_index.json), "
+                               "the base model DreamBooth fine-tunes")
+        self.sd_dir.setMinimumWidth(self.sd_dir.fontMetrics().horizontalAdvance(self.sd_dir.placeholderText()) + 24)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         sd_row = QWidget()
@@ -85,8 +89,7 @@ class PreferencesDialog(QDialog):
 
     def edited_settings(self) -> AppSettings:
         """The settings as edited; raises ValueError (SettingsError) naming the bad field."""
-        thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value(),
-                                     bva_step=self.settings.thresholds.bva_step, bva_max=self.settings.thresholds.bva_max)
+        thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value())
         sd = self.sd_dir.text().strip()
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
                        device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,

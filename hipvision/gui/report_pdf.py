@@ -3,6 +3,7 @@ by the same overlay painter as the canvas), the NA table with grade hints, and t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +25,37 @@ from hipvision.gui.overlay_painter import OverlayStyle
 from hipvision.gui.render import ensure_gui_application, render_annotated
 
 DPI = 200
-DISCLAIMER = ("Grade hints follow the Norberg angle thresholds set in HipVision (normal ≥ {n:g}°, borderline ≥ {b:g}°; "
-              "BVA-style points: one per started {s:g}° below {n:g}°). They support the veterinarian's reading "
-              "and are not a diagnosis.")
+DISCLAIMER = ("Grade hints follow the Norberg angle thresholds set in HipVision (normal ≥ {n:g}°, borderline ≥ {b:g}°). "
+              "BVA-style points: 0 at ≥ 105°, one per started 5° below, at most 6 (a fixed rule). They support "
+              "the veterinarian's reading and are not a diagnosis.")
+WATERMARK = "UNREVIEWED — NOT A MEASUREMENT"
+WATERMARK_COLOUR = QColor(211, 47, 47, 70)  # translucent red: the page stays readable under it
+
+
+def review_notice(state) -> str | None:
+    """Why a page is not a finished measurement, or None when a person stands behind it."""
+    if state.landmarks is None or state.kind in ("user", "verified"):
+        return None
+    who = state.author or "the model"
+    if state.kind == "flagged":
+        return (f"Doubtful prediction by {who}, not reviewed: {state.assessment.summary()}. "
+                "No grade or points are given.")
+    return f"Prediction by {who}, not reviewed by a person."
+
+
+def _watermark(painter: QPainter, W: float, H: float) -> None:
+    painter.save()
+    painter.translate(W / 2, H / 2)
+    painter.rotate(-math.degrees(math.atan2(H, W)))
+    f = _font(30, True)
+    painter.setFont(f)
+    # Fit the text to ~85 % of the page diagonal, whatever the resolution.
+    width = painter.fontMetrics().horizontalAdvance(WATERMARK)
+    f.setPointSizeF(30 * 0.85 * (W * W + H * H) ** 0.5 / max(width, 1))
+    painter.setFont(f)
+    painter.setPen(QPen(WATERMARK_COLOUR))
+    painter.drawText(QRectF(-W, -H / 8, 2 * W, H / 4), Qt.AlignmentFlag.AlignCenter, WATERMARK)
+    painter.restore()
 
 
 def _font(pt: float, bold: bool = False) -> QFont:
@@ -159,18 +188,24 @@ def _page(painter: QPainter, W: float, H: float, project: Project, image_id: int
                                                style=OverlayStyle.for_print(dpi)))
             y += h + 4 * mm
 
+    notice = review_notice(state)
     if lm is None:
         line("No landmarks: this image has not been annotated.", 11, colour="#c62828")
     else:
-        _na_table(painter, lm, rec, thresholds, y, W, mm)
+        if notice:
+            line(notice, 10.5, bold=True, colour="#c62828")
+        _na_table(painter, lm, rec, state.kind, thresholds, y, W, mm)
     painter.setFont(_font(8))
     painter.setPen(QPen(QColor("#555555")))
-    text = DISCLAIMER.format(n=thresholds.normal_min, b=thresholds.borderline_min, s=thresholds.bva_step)
+    text = DISCLAIMER.format(n=thresholds.normal_min, b=thresholds.borderline_min)
     painter.drawText(QRectF(0, H - 14 * mm, W, 14 * mm), Qt.AlignmentFlag.AlignBottom | Qt.TextFlag.TextWordWrap, text)
+    if notice:
+        _watermark(painter, W, H)  # last, over everything: a printed guess must not pass as a result
 
 
-def _na_table(painter: QPainter, lm, rec, thresholds: GradeThresholds, y: float, W: float, mm: float) -> None:
-    overlay = build_overlay(lm, rec.mapping, thresholds=thresholds)
+def _na_table(painter: QPainter, lm, rec, kind: str, thresholds: GradeThresholds, y: float, W: float,
+              mm: float) -> None:
+    overlay = build_overlay(lm, rec.mapping, kind, thresholds)
     headers = ("Hip", "Norberg angle", "Grade hint", "BVA-style points", "Head radius")
     widths = (0.22, 0.18, 0.16, 0.2, 0.24)
     row_h = 8 * mm

@@ -71,8 +71,12 @@ class Workspace(QObject):
         try:
             current = self.project.image(image_id)
             mapping = edit.mapping if edit.mapping != current.mapping else None
-            self.project.save_annotation(image_id, edit.landmarks, author="user", status=edit.status,
-                                         mapping=mapping)
+            # An edit by the user is authored "user"; going back (undo, reset) to an imported or
+            # predicted revision restores its author and confidence, noted as a restore.
+            restore = edit.author != "user"
+            self.project.save_annotation(image_id, edit.landmarks, author=edit.author, status=edit.status,
+                                         confidence=edit.confidence, mapping=mapping, restore=restore,
+                                         note="restored by user (undo/reset)" if restore else None)
         except (StoreError, sqlite3.Error, OSError) as exc:
             self.writeFailed.emit(image_id, f"Could not save the edit: {exc}")
             self.annotationChanged.emit(image_id)  # re-read: the screen must show what is stored

@@ -59,6 +59,7 @@ def test_demo_copies_the_samples_once(qapp, phantoms, monkeypatch, capsys, tmp_p
     out = tmp_path / "demo.png"
     assert main(["demo", "--screenshot", str(out), "--size", "800x600"]) == 0
     assert QImage(str(out)).width() == 800
+    assert f"writable copy; your edits are kept here): {folder}" in capsys.readouterr().out
     monkeypatch.setattr(demo, "sample_project_dir", lambda: tmp_path / "gone")
     assert main(["demo", "--path-only"]) == 0  # already prepared: the copy is reused
 
@@ -78,3 +79,46 @@ def test_open_with_an_image_file_opens_its_folder_at_that_image(qapp, tmp_path, 
         assert p.image(shown).name == "phantom_0001.png"
     assert main(["gui", str(folder / "nope.png")]) == 2
     assert "no such folder or file" in capsys.readouterr().err
+
+
+def test_screenshot_waits_for_the_shown_images_prediction(qapp, tmp_path, phantoms, monkeypatch, capsys):
+    """`--screenshot` of an unannotated image shows its prediction, not the unplaced default."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QTimer
+
+    import hipvision.gui.app as app_module
+
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    for f in phantoms.iterdir():
+        if f.suffix == ".png":
+            (folder / f.name).write_bytes(f.read_bytes())
+    real_create = app_module.create_window
+    seen = {}
+
+    def create_window(**_):
+        win = real_create(with_engine=False)
+        win.engine_bridge = SimpleNamespace(pending_predictions=set())
+
+        def predict(image_id):  # a model that answers after 0.6 s
+            win.engine_bridge.pending_predictions.add(image_id)
+
+            def arrive():
+                from hipvision.annotation.landmark_edit import default_landmarks
+                rec = win.project.image(image_id)
+                win.project.save_prediction(image_id, default_landmarks(rec.width, rec.height), model_id=1,
+                                            confidence={"left.head": 0.9})
+                win.engine_bridge.pending_predictions.discard(image_id)
+                win.on_annotation_changed(image_id)
+            QTimer.singleShot(600, arrive)
+
+        win.predict_requested.connect(predict)
+        real_save = app_module.save_screenshot
+        monkeypatch.setattr(app_module, "save_screenshot",
+                            lambda w, p: seen.setdefault("kind", w._state.kind) and real_save(w, p))
+        return win
+
+    monkeypatch.setattr(app_module, "create_window", create_window)
+    assert main(["gui", str(folder), "--screenshot", str(tmp_path / "s.png")]) == 0
+    assert seen["kind"] == "model"  # taken after the prediction arrived

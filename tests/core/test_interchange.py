@@ -68,3 +68,29 @@ def test_coco_errors(tmp_path):
                              "annotations": [{"id": 5, "image_id": 1, "keypoints": [1, 2, 2]}]}))
     with pytest.raises(InterchangeError, match="annotation 5"):
         read_coco(p)
+
+
+def test_project_export_marks_unreviewed_predictions(project_dir, tmp_path):
+    import csv as csv_module
+    import json
+
+    from hipvision.core.exporter import export_project
+    from hipvision.core.store import Project
+
+    with Project.open(project_dir) as p:
+        recs = p.images()
+        lm = p.current_landmarks(recs[0].id)
+        p.save_annotation(recs[0].id, None, status="new")
+        p.save_prediction(recs[0].id, lm, model_id=5)
+        out, n = export_project(p, tmp_path / "e.csv", "csv")
+        coco, _ = export_project(p, tmp_path / "e.json", "coco")
+        only, n_only = export_project(p, tmp_path / "r.csv", "csv", include_unreviewed=False)
+    rows = list(csv_module.DictReader(out.open()))
+    mine = [r for r in rows if r["image"] == recs[0].path]
+    assert len(mine) == 2 and all(r["status"] == "predicted" and r["reviewed"] == "no" and r["author"] == "model:5"
+                                  for r in mine)
+    assert all(r["reviewed"] == "yes" for r in rows if r["image"] != recs[0].path)
+    anns = json.loads(coco.read_text())["annotations"]
+    assert sorted(a["reviewed"] for a in anns) == [False] + [True] * (len(anns) - 1)
+    assert n_only == n - 1 and recs[0].path not in only.read_text()
+    assert len(read_csv(out)) == n  # the review columns do not disturb reading it back

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hipvision.core.geometry import GeometryError
-from hipvision.core.grading import Grade, GradeThresholds, bva_points, grade_hint
+from hipvision.core.grading import Grade, GradeThresholds, bva_points, grade_hint, shown_na
 from hipvision.core.landmarks import HipLandmarks, LandmarkError, Side, SideLandmarks, SideMapping
 from hipvision.core.units import distance_mm, length_mm
 
@@ -76,13 +76,28 @@ def test_dict_round_trip_exact():
 
 
 @pytest.mark.parametrize("na,grade,points", [
-    (120.0, Grade.NORMAL, 0), (105.0, Grade.NORMAL, 0), (104.99, Grade.BORDERLINE, 1),
-    (100.0, Grade.BORDERLINE, 1), (99.99, Grade.SUSPECT, 2), (95.0, Grade.SUSPECT, 2),
-    (94.9, Grade.SUSPECT, 3), (60.0, Grade.SUSPECT, 6),
+    (120.0, Grade.NORMAL, 0), (105.0, Grade.NORMAL, 0), (104.94, Grade.BORDERLINE, 1),
+    (100.0, Grade.BORDERLINE, 1), (99.94, Grade.SUSPECT, 2), (95.0, Grade.SUSPECT, 2),
+    (94.9, Grade.SUSPECT, 3), (75.0, Grade.SUSPECT, 6), (60.0, Grade.SUSPECT, 6),
 ])
 def test_grade_and_bva(na, grade, points):
     assert grade_hint(na) is grade
     assert bva_points(na) == points
+
+
+@pytest.mark.parametrize("na", [104.96, 104.99, 99.96, 100.04])
+def test_one_value_one_grade(na):
+    """Grade and points are those of the value as shown (0.1°): 104.99 reads "105.0°", so
+    it grades exactly like 105.0 — never borderline beside a "105.0°" graded normal."""
+    shown = float(f"{na:.1f}")
+    assert shown_na(na) == shown
+    assert grade_hint(na) is grade_hint(shown) and bva_points(na) == bva_points(shown)
+
+
+def test_bva_points_ignore_the_grade_thresholds():
+    strict = GradeThresholds(normal_min=110, borderline_min=103)
+    assert grade_hint(107, strict) is Grade.BORDERLINE
+    assert bva_points(107) == 0 and bva_points(104.9) == 1  # the BVA rule: 0 at >= 105°, per started 5°
 
 
 def test_thresholds_are_settings_and_validate():

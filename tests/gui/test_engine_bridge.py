@@ -89,7 +89,7 @@ def test_opening_a_new_image_predicts_it_in_the_background(qtbot, project_dir):
     win, bridge = bridge_window(qtbot, project_dir)
     with qtbot.waitSignal(bridge.engine.finished, timeout=60_000):
         win.image_list.select_id(target)
-    qtbot.waitUntil(lambda: win.canvas.landmarks is not None and win._state.kind == "model", timeout=5_000)
+    qtbot.waitUntil(lambda: win.canvas.landmarks is not None and win._state.kind in ("model", "flagged"), timeout=5_000)
     assert win.project.image(target).status == "predicted"
 
 

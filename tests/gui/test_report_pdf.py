@@ -39,3 +39,35 @@ def test_unreadable_and_unannotated_images_still_get_a_page(qapp, project_dir, t
         rec.abs_path.write_bytes(b"broken")
         out = write_report(p, [rec.id], tmp_path / "r.pdf")
     assert pdf_pages(out) == 1
+
+
+def _red_pixels(page) -> int:
+    img = page.convertToFormat(page.Format.Format_RGB32)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
+    b, g, r = (arr[..., i].astype(int) for i in range(3))
+    return int(((r - g > 25) & (r - b > 25)).sum())
+
+
+def test_an_unreviewed_prediction_is_watermarked_and_a_doubtful_one_ungraded(qapp, project_dir):
+    from hipvision.annotation.state import load_state
+    from hipvision.gui.report_pdf import review_notice
+    from tests.gui.test_trust import ZERO_CONF, failed_prediction
+
+    with Project.open(project_dir) as p:
+        rec = p.images()[0]
+        verified = report_page_image(p, rec.id, dpi=60)
+        assert review_notice(load_state(p, rec.id)) is None
+        lm = p.current_landmarks(rec.id)
+        p.save_annotation(rec.id, None, status="new")
+        p.save_prediction(rec.id, failed_prediction(lm), model_id=4, confidence=ZERO_CONF)
+        notice = review_notice(load_state(p, rec.id))
+        assert notice.startswith("Doubtful prediction by model:4") and "No grade" in notice
+        flagged = report_page_image(p, rec.id, dpi=60)
+        p.save_annotation(rec.id, None, status="new")
+        p.save_prediction(rec.id, lm, model_id=4, confidence=dict.fromkeys(ZERO_CONF, 0.9))
+        assert review_notice(load_state(p, rec.id)) == "Prediction by model:4, not reviewed by a person."
+        plausible = report_page_image(p, rec.id, dpi=60)
+    flagged.save("/tmp/shots/report_flagged.png")
+    # The red watermark and notice cover far more of the page than the (verified) page's red marks.
+    assert _red_pixels(flagged) > _red_pixels(verified) + 2000
+    assert _red_pixels(plausible) > _red_pixels(verified) + 2000
