@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hipvision.annotation.landmark_edit import radius_handle_position
 from hipvision.core.geometry import GeometryError
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, Grade, GradeThresholds, bva_points, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
-from hipvision.annotation.landmark_edit import radius_handle_position
 
 # Side colours are fixed by *patient* side so that a swap visibly changes the drawing.
 SIDE_COLOURS = {Side.RIGHT: "#4fc3f7", Side.LEFT: "#ffb74d"}

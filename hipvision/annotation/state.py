@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hipvision.annotation.landmark_edit import default_landmarks
 from hipvision.core.geometry import GeometryError
 from hipvision.core.grading import DEFAULT_THRESHOLDS, Grade, GradeThresholds, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.core.records import ImageRecord
 from hipvision.core.store import Project
-from hipvision.annotation.landmark_edit import default_landmarks
 
 # How an annotation is drawn: a model's guess looks provisional (dashed), a person's edit
 # solid, a verified one solid with a check in the panel, an unplaced default dotted and dim.

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is imported inside the functions, keeping `hipvision --help` fast
+    from pathlib import Path
+
 
 def register(sub) -> None:
     p = sub.add_parser("render", help="draw an image with its landmarks and Norberg angles to a PNG",
@@ -41,7 +46,7 @@ def find_image(project, name: str):
     raise CommandError(f"{name}: not an image of the project {project.root} (run `hipvision import` first?)")
 
 
-def project_folder_of(image) -> "Path":
+def project_folder_of(image) -> Path:
     """The nearest folder above `image` that holds a project (the image may be in a subfolder)."""
     from pathlib import Path
 

@@ -102,7 +102,8 @@ def run(args) -> int:
             epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, crop_size=args.crop_size,
             lr=args.lr, seed=args.seed, patience=args.patience, min_samples_per_epoch=args.min_samples_per_epoch,
             ema=args.ema, ema_decay=args.ema_decay, crops_per_hip=args.crops_per_hip,
-            synthetic_share=args.synthetic_share, synthetic_until=args.synthetic_until, pretrained=not args.no_pretrained, init_from=args.init_from, resume=args.resume,
+            synthetic_share=args.synthetic_share, synthetic_until=args.synthetic_until,
+            pretrained=not args.no_pretrained, init_from=args.init_from, resume=args.resume,
             output=args.out, name=args.name, device=args.device, threads=args.threads, num_workers=args.workers,
             trained_on=args.trained_on, save_half=args.half,
         )

@@ -84,9 +84,9 @@ def write_dicom(
     from pydicom.datadict import tag_for_keyword
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import (
+        ExplicitVRLittleEndian,
         JPEG2000Lossless,
         RLELossless,
-        ExplicitVRLittleEndian,
         SecondaryCaptureImageStorage,
         generate_uid,
     )

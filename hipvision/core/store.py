@@ -20,12 +20,18 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hipvision.core.landmarks import HipLandmarks, SideMapping
 from hipvision.core.records import (
-    LABELLED_STATUSES, SPLITS, STATUSES, Annotation, ImageRecord, ModelRecord, SyntheticRecord,
+    LABELLED_STATUSES,
+    SPLITS,
+    STATUSES,
+    Annotation,
+    ImageRecord,
+    ModelRecord,
+    SyntheticRecord,
 )
 from hipvision.core.schema import migrate
 
@@ -40,7 +46,7 @@ class StoreError(RuntimeError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def user_data_root() -> Path:
@@ -87,7 +93,7 @@ class Project:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, folder: str | os.PathLike, *, create: bool = True) -> "Project":
+    def open(cls, folder: str | os.PathLike, *, create: bool = True) -> Project:
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise StoreError(f"{root}: not a folder")
@@ -199,7 +205,7 @@ class Project:
 
     def images(self, *, split: str | tuple[str, ...] | None = None, source: str | None = None,
                status: str | tuple[str, ...] | None = None) -> list[ImageRecord]:
-        sql, args = "SELECT * FROM images WHERE 1=1", []
+        sql, args = "SELECT * FROM images WHERE 1=1", list[object]()
         for col, val in (("split", split), ("source", source), ("status", status)):
             if val is None:
                 continue
@@ -230,7 +236,8 @@ class Project:
             counts[split] = n
         total = sum(counts.values()) + 1
         tie = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return max(SPLITS, key=lambda s: (round(fractions.get(s, 0) * total - counts[s], 9), (tie + SPLITS.index(s) / 3) % 1))
+        return max(SPLITS, key=lambda s: (round(fractions.get(s, 0) * total - counts[s], 9),
+                                          (tie + SPLITS.index(s) / 3) % 1))
 
     def add_image(self, path: str | os.PathLike, *, header=None, sha256: str | None = None,
                   error: str | None = None, source: str = "real", split: str | None = None,
@@ -268,6 +275,7 @@ class Project:
                 cur = c.execute(f"INSERT INTO images({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", vals)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"{rel}: cannot add image: {exc}") from None
+            assert cur.lastrowid is not None  # set by every successful INSERT
             return cur.lastrowid
 
         if conn is not None:
@@ -291,7 +299,8 @@ class Project:
 
     def set_mapping(self, image_id: int, mapping: SideMapping) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE images SET right_on_image_left=? WHERE id=?", (int(mapping.right_on_image_left), image_id))
+            c.execute("UPDATE images SET right_on_image_left=? WHERE id=?",
+                      (int(mapping.right_on_image_left), image_id))
 
     def split_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -393,7 +402,8 @@ class Project:
         return ModelRecord(
             id=row["id"], name=row["name"], backbone=row["backbone"], file=row["file"],
             abs_file=f if f.is_absolute() else self.data_dir / f, created_at=row["created_at"], kind=row["kind"],
-            data_summary=json.loads(row["data_summary"]), metrics=json.loads(row["metrics"]), active=bool(row["active"]))
+            data_summary=json.loads(row["data_summary"]), metrics=json.loads(row["metrics"]),
+            active=bool(row["active"]))
 
     def add_model(self, *, name: str, backbone: str, file: str | os.PathLike, kind: str = "trained",
                   data_summary: dict | None = None, metrics: dict | None = None, activate: bool = False) -> ModelRecord:
@@ -404,7 +414,8 @@ class Project:
             stored = str(f.resolve())  # e.g. the bundled default model
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO models(name, backbone, file, created_at, kind, data_summary, metrics) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO models(name, backbone, file, created_at, kind, data_summary, metrics) "
+                "VALUES (?,?,?,?,?,?,?)",
                 (name, backbone, stored, now_iso(), kind, json.dumps(data_summary or {}), json.dumps(metrics or {})))
             model_id = cur.lastrowid
             if activate:

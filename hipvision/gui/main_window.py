@@ -17,25 +17,34 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QVBoxLayout,
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 import hipvision
+from hipvision.annotation.state import AnnotationState, StoredEdit
+from hipvision.core.image_cache import ImageCache
+from hipvision.core.image_facts import image_facts
 from hipvision.core.importer import import_folder
 from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
+from hipvision.core.window_level import preset_window
 from hipvision.gui.actions import build_actions
-from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.gui.canvas import Canvas
-from hipvision.core.image_cache import ImageCache
-from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
 from hipvision.gui.start_screen import StartScreen
-from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 

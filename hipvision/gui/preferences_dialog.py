@@ -11,8 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QSpinBox, QWidget,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
 )
 
 from hipvision.core.grading import GradeThresholds
@@ -85,8 +95,9 @@ class PreferencesDialog(QDialog):
 
     def edited_settings(self) -> AppSettings:
         """The settings as edited; raises ValueError (SettingsError) naming the bad field."""
+        old = self.settings.thresholds
         thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value(),
-                                     bva_step=self.settings.thresholds.bva_step, bva_max=self.settings.thresholds.bva_max)
+                                     bva_step=old.bva_step, bva_max=old.bva_max)
         sd = self.sd_dir.text().strip()
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
                        device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,

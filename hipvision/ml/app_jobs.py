@@ -11,7 +11,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hipvision.core.jobs import check_cancel
@@ -141,7 +141,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             raise ValueError(f"only {n_train} edited or verified training images; label at least "
                              f"{config.min_train_images} before retraining")
         active = project.active_model()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         output = project.models_dir / f"model-{stamp}-{os.getpid()}.safetensors"
         kw = dict(config.extra)
         if config.warm_start and active is not None and Path(active.abs_file).is_file():
@@ -152,8 +152,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             kw["backbone"] = config.backbone
         if config.input_size:
             kw["input_size"] = config.input_size
-        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                                output=str(output), trained_on="project", pretrained=False,
+        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                                device=config.device, output=str(output), trained_on="project", pretrained=False,
                                 synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until, **kw)
         try:
             result = train_keypoints(train_cfg, project, progress=progress, cancel=cancel, metrics=metrics)
@@ -207,8 +207,8 @@ class GeneratorJob:
 
 
 def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
-    from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
     from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
+    from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
 
     train = DenoiserTrainConfig(resolution=config.resolution, epochs=config.epochs, seed=config.seed,
                                 device=config.device, **config.extra)

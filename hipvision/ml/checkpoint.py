@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -105,7 +105,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "landmark_schema": LANDMARK_SCHEMA,
     })
     meta.setdefault("model_id", path.stem)
-    meta.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
 
@@ -123,7 +123,8 @@ def read_sidecar(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(side, f"sidecar is not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {found!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(side, f"format version {meta.get('format_version')!r} is not supported "
                                     f"(this hipvision reads version {FORMAT_VERSION}); update hipvision")
@@ -167,6 +168,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
             net.load_state_dict(sd, strict=True)
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
-            raise CheckpointError(path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
+            raise CheckpointError(
+                path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
         nets.append(net.to(device).eval())
     return ModelBundle(stage1=nets[0], stage2=nets[1], options=options, meta=meta)

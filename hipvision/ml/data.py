@@ -151,7 +151,7 @@ class AugmentConfig:
     enabled: bool = True
 
     @classmethod
-    def off(cls) -> "AugmentConfig":
+    def off(cls) -> AugmentConfig:
         return cls(enabled=False)
 
 

@@ -32,11 +32,11 @@ from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import check_cancel
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.diffusion.conditional import ConditionalConfig
-from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
+from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
-from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ def _contact_sheet(samples, path: Path, n: int = 8) -> None:
         k = 256 / max(img.shape[:2])
         img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         for side in (s.landmarks.left, s.landmarks.right):
-            cv2.circle(img, (round(side.head_x * k), round(side.head_y * k)), max(1, round(side.head_r * k)), (0, 0, 255), 1)
+            centre = (round(side.head_x * k), round(side.head_y * k))
+            cv2.circle(img, centre, max(1, round(side.head_r * k)), (0, 0, 255), 1)
             cv2.circle(img, (round(side.rim_x * k), round(side.rim_y * k)), 2, (0, 255, 0), -1)
         pad = np.zeros((256, 256, 3), np.uint8)
         pad[:img.shape[0], :img.shape[1]] = img
@@ -207,9 +208,9 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
     from hipvision.core.store import Project
     from hipvision.ml.data import Sample, samples_from_project
     from hipvision.ml.diffusion.conditional import sample_conditional, train_conditional
+    from hipvision.ml.diffusion.denoiser_training import pick_device
     from hipvision.ml.diffusion.gate import Gate
     from hipvision.ml.diffusion.sources import load_record
-    from hipvision.ml.diffusion.denoiser_training import pick_device
     from hipvision.ml.evaluate import evaluate
     from hipvision.ml.predict import Predictor
     from hipvision.ml.train import TrainConfig, train_keypoints
@@ -253,8 +254,8 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
                               gen_dir, progress=say("training the conditional generator"), cancel=cancel)
         per_epoch = n_train + max(config.synthetic, config.more_real)
         base_tc = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, input_size=config.input_size,
-                              crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr, seed=config.seed,
-                              patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
+                              crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr,
+                              seed=config.seed, patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
                               threads=config.threads, device=config.device, trained_on="experiment")
         arms: list[ArmResult] = []
 

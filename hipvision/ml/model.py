@@ -68,7 +68,7 @@ class NetSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NetSpec":
+    def from_dict(cls, d: dict) -> NetSpec:
         return cls(**d)
 
 

@@ -87,7 +87,7 @@ class Predictor:
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kw) -> "Predictor":
+    def load(cls, path: str | os.PathLike, **kw) -> Predictor:
         path = Path(path)
         dev = kw.pop("device", None)
         device = pick_device(dev or "auto") if not isinstance(dev, torch.device) else dev
@@ -100,7 +100,7 @@ class Predictor:
         return default_model_dir() / DEFAULT_MODEL_NAME
 
     @classmethod
-    def default(cls, **kw) -> "Predictor":
+    def default(cls, **kw) -> Predictor:
         """The shipped model (trained on synthetic phantoms)."""
         p = cls.default_path()
         if not p.is_file():
@@ -108,13 +108,13 @@ class Predictor:
         return cls.load(p, **kw)
 
     @classmethod
-    def for_project(cls, project, **kw) -> "Predictor":
+    def for_project(cls, project, **kw) -> Predictor:
         """The project's active model, else the default one."""
         rec = project.active_model() if project is not None else None
         return cls.load(rec.abs_file, **kw) if rec is not None else cls.default(**kw)
 
     @classmethod
-    def resolve(cls, model: str | None, project=None, **kw) -> "Predictor":
+    def resolve(cls, model: str | None, project=None, **kw) -> Predictor:
         """What a user's `--model` means: None (the project's active model, else the default),
         'default', a .safetensors path, or a project model's id or name."""
         if model is None:

@@ -35,7 +35,13 @@ from hipvision.core.landmarks import HipLandmarks, SideLandmarks
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.checkpoint import CheckpointError, ModelBundle, load_checkpoint, save_checkpoint
 from hipvision.ml.data import (
-    AugmentConfig, CacheSpec, KeypointDataset, Sample, build_cache, data_summary, samples_from_coco,
+    AugmentConfig,
+    CacheSpec,
+    KeypointDataset,
+    Sample,
+    build_cache,
+    data_summary,
+    samples_from_coco,
     samples_from_project,
 )
 from hipvision.ml.device import pick_device, set_cpu_threads

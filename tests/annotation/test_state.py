@@ -1,7 +1,7 @@
+from hipvision.annotation.state import load_state, row_summary
 from hipvision.core.grading import Grade
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks
 from hipvision.core.store import Project
-from hipvision.annotation.state import load_state, row_summary
 
 LM = HipLandmarks(left=SideLandmarks(300, 200, 30, 290, 170), right=SideLandmarks(100, 205, 28, 75, 172))
 

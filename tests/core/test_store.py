@@ -163,7 +163,8 @@ def test_killed_writer_loses_no_committed_edit(tmp_path):
         p = Project.open({str(tmp_path)!r})
         i = 0
         while True:
-            lm = HipLandmarks(left=SideLandmarks(700 + i, 500, 60, 760, 440), right=SideLandmarks(300, 500, 60, 240, 440))
+            lm = HipLandmarks(left=SideLandmarks(700 + i, 500, 60, 760, 440),
+                              right=SideLandmarks(300, 500, 60, 240, 440))
             p.save_annotation({image_id}, lm)
             print(i, flush=True)
             i += 1

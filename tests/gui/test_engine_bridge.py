@@ -11,8 +11,8 @@ import pytest
 from hipvision.core.importer import import_folder
 from hipvision.core.interchange import read_coco, write_coco
 from hipvision.core.landmarks import SideLandmarks
-from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import open_window
 
 TINY = dict(input_size=128, crop_size=64, channels=16, threads=2, min_samples_per_epoch=16)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from hipvision.annotation.landmark_edit import HandleKey, handle_position
 from hipvision.core.interchange import read_coco, read_csv
 from hipvision.core.landmarks import Side
 from hipvision.core.store import Project
-from hipvision.annotation.landmark_edit import HandleKey, handle_position
 from tests.gui.conftest import drag, image_pos, make_project, open_window, viewport_pos
 
 RIGHT_HEAD = HandleKey(Side.RIGHT, "head")

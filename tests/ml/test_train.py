@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from hipvision.core.jobs import CancelToken, Cancelled
+from hipvision.core.jobs import Cancelled, CancelToken
 from hipvision.ml.checkpoint import read_sidecar
 from hipvision.ml.data import AugmentConfig
 from hipvision.ml.train import TrainConfig, train_keypoints

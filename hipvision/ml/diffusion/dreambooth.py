@@ -25,7 +25,13 @@ import numpy as np
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import Cancelled, check_cancel
-from hipvision.ml.diffusion.denoiser_training import META_FILE, PRECISIONS, TrainedGenerator, autocast_dtype, pick_device
+from hipvision.ml.diffusion.denoiser_training import (
+    META_FILE,
+    PRECISIONS,
+    TrainedGenerator,
+    autocast_dtype,
+    pick_device,
+)
 
 BASE_MODEL_ENV = "HIPVISION_SD_MODEL"
 BASE_MODEL_SETTING = "dreambooth.base_model"
@@ -273,11 +279,13 @@ def train_dreambooth(cfg: DreamBoothConfig, base_model: Path, instance_images: n
             ehs = torch.cat([embed(p, cfg.batch_size) for p in prompts])
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 pred = unet(noisy, t, ehs).sample.float()
-            target = noise if noise_sched.config.prediction_type == "epsilon" else noise_sched.get_velocity(lat, noise, t)
+            epsilon = noise_sched.config.prediction_type == "epsilon"
+            target = noise if epsilon else noise_sched.get_velocity(lat, noise, t)
             if x_cls is not None:
                 p_i, p_c = pred.chunk(2)
                 t_i, t_c = target.chunk(2)
-                loss = torch.nn.functional.mse_loss(p_i, t_i) + cfg.prior_loss_weight * torch.nn.functional.mse_loss(p_c, t_c)
+                mse = torch.nn.functional.mse_loss
+                loss = mse(p_i, t_i) + cfg.prior_loss_weight * mse(p_c, t_c)
             else:
                 loss = torch.nn.functional.mse_loss(pred, target)
             opt.zero_grad(set_to_none=True)

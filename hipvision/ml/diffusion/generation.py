@@ -20,12 +20,12 @@ import numpy as np
 
 from hipvision.core.jobs import check_cancel
 from hipvision.ml.diffusion.conditional import ConditionalConfig
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, read_meta
 from hipvision.ml.diffusion.dreambooth import DreamBoothConfig
 from hipvision.ml.diffusion.gate import Gate, GateConfig
 from hipvision.ml.diffusion.imaging import letterbox_unit
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
 from hipvision.ml.diffusion.sampling import SCHEDULERS
-from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, read_meta
 
 METHODS = ("ddpm", "dreambooth", "conditional")
 DEFAULT_GUIDANCE = {"ddpm": 1.0, "conditional": 2.0, "dreambooth": 5.0}
@@ -165,10 +165,10 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
     """Generate `config.n` images, pass each through the gate, add the accepted ones to the
     project (synthetic, training split). With store=False nothing is written (previews only)."""
     from hipvision.ml.diffusion import conditional, ddpm, dreambooth
+    from hipvision.ml.diffusion.denoiser_training import pick_device
     from hipvision.ml.diffusion.gate import gate_for_project
     from hipvision.ml.diffusion.into_project import run_tag, save_generated
     from hipvision.ml.diffusion.sources import real_training_images
-    from hipvision.ml.diffusion.denoiser_training import pick_device
 
     t0 = time.perf_counter()
     project, owned = _open(config.project)
@@ -184,7 +184,8 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
             gate = gate_for_project(project, config.gate, device=device)
         rejected0, reasons0 = (gate.rejected, Counter(gate.reasons)) if gate is not None else (0, Counter())
         label = _generator_label(project, gen_dir, meta)
-        report = GenerateReport(m, label, config.n, gate_model=gate.model_id if gate is not None and gate.config.enabled else "")
+        gate_model = gate.model_id if gate is not None and gate.config.enabled else ""
+        report = GenerateReport(m, label, config.n, gate_model=gate_model)
         tag = run_tag()
         guidance = DEFAULT_GUIDANCE[m] if config.guidance is None else config.guidance
         seeds = [config.seed + k for k in range(config.n)]

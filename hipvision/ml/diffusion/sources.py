@@ -26,7 +26,8 @@ class LabelledImage:
     name: str = ""
 
 
-def _reduced(pixels: np.ndarray, lm: HipLandmarks | None, max_side: int | None) -> tuple[np.ndarray, HipLandmarks | None]:
+def _reduced(pixels: np.ndarray, lm: HipLandmarks | None,
+             max_side: int | None) -> tuple[np.ndarray, HipLandmarks | None]:
     import cv2
 
     h, w = pixels.shape
