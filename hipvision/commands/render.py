@@ -51,11 +51,11 @@ def project_folder_of(image) -> Path:
     from pathlib import Path
 
     from hipvision.cli import CommandError
-    from hipvision.core.store import DB_NAME, resolve_data_dir
+    from hipvision.core.locations import has_project
 
     start = Path(image).resolve().parent
     for folder in (start, *start.parents):
-        if (resolve_data_dir(folder)[0] / DB_NAME).exists():
+        if has_project(folder):
             return folder
     raise CommandError(f"{image}: no HipVision project in its folder or above; give --project "
                        "(or run `hipvision import FOLDER` first)")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from hipvision.core.interchange import InterchangeError, read_coco, read_csv
 from hipvision.core.landmarks import SideMapping
+from hipvision.core.locations import DATA_DIRNAME
 from hipvision.core.records import ImportReport
-from hipvision.core.store import DATA_DIRNAME, Project
+from hipvision.core.store import Project
 
 # Label files picked up from the imported folder, in order of preference.
 LABEL_FILES = ("annotations.json", "truth.csv", "labels.csv")

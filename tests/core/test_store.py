@@ -188,7 +188,7 @@ def test_killed_writer_loses_no_committed_edit(tmp_path):
 def test_read_only_folder_falls_back_to_user_data_dir(tmp_path, monkeypatch):
     if os.geteuid() == 0:
         # root ignores permission bits; simulate the OS's answer instead.
-        monkeypatch.setattr("hipvision.core.store._folder_writable", lambda folder: False)
+        monkeypatch.setattr("hipvision.core.locations._folder_writable", lambda folder: False)
     folder = tmp_path / "ro"
     folder.mkdir()
     (folder / "a.png").write_bytes(b"x")

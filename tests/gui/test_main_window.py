@@ -202,14 +202,14 @@ def test_unreadable_file_is_listed_with_its_reason_and_app_keeps_working(qtbot, 
 
 def test_read_only_folder_opens_with_the_project_in_user_data_and_says_so(qtbot, tmp_path, phantom_folder,
                                                                          monkeypatch):
-    from hipvision.core import store
+    from hipvision.core import locations
 
     folder = tmp_path / "ro"
     folder.mkdir()
     for f in phantom_folder.glob("*.png"):
         (folder / f.name).write_bytes(f.read_bytes())
     # Tests run as root here, for whom every folder is writable: make the store see a read-only one.
-    monkeypatch.setattr(store, "_folder_writable", lambda path: False)
+    monkeypatch.setattr(locations, "_folder_writable", lambda path: False)
     win = open_window(qtbot, folder)
     assert win.project.fallback
     assert win.banner.isVisible() and "read-only" in win.banner.text()
