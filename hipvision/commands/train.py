@@ -81,19 +81,16 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
+    from hipvision.core.store import find_project
     from hipvision.ml.checkpoint import CheckpointError
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     path = Path(args.path)
     if not path.exists():
         raise CommandError(f"{path}: no such folder")
-    project = None
-    if (path / ".hipvision" / "project.sqlite").is_file():
-        from hipvision.core.store import Project
-
-        project = Project.open(path, create=False)
-    elif not (path / "annotations.json").is_file() and not path.suffix == ".json":
+    project = find_project(path)
+    if project is None and not (path / "annotations.json").is_file() and not path.suffix == ".json":
         raise CommandError(f"{path}: neither a HipVision project (run `hipvision import {path}`) "
                            "nor a folder with annotations.json")
     try:

@@ -132,7 +132,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
     the images no person has annotated. A cancel or a failure leaves the project as it was:
     the new checkpoint is registered only after training finished."""
     from hipvision.ml.registry import register_model
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
@@ -179,9 +179,9 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
 
 def _remove_checkpoint(weights: Path) -> None:
     from hipvision.ml.checkpoint import sidecar_path
-    from hipvision.ml.train import _state_path
+    from hipvision.ml.training import state_path
 
-    for p in (weights, sidecar_path(weights), _state_path(weights)):
+    for p in (weights, sidecar_path(weights), state_path(weights)):
         Path(p).unlink(missing_ok=True)
 
 

@@ -127,7 +127,7 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
     (so a re-run after a crash or with other synthetic settings skips it), else None."""
     from hipvision.ml.checkpoint import CheckpointError, read_sidecar
     from hipvision.ml.data import data_summary
-    from hipvision.ml.train import LEGACY_DEFAULTS, TrainConfig
+    from hipvision.ml.training import LEGACY_DEFAULTS, TrainConfig
 
     try:
         meta = read_sidecar(ck)
@@ -213,7 +213,7 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
     from hipvision.ml.diffusion.sources import load_record
     from hipvision.ml.evaluate import evaluate
     from hipvision.ml.predict import Predictor
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     t0 = time.perf_counter()
     owned = isinstance(project, (str, Path))
@@ -255,7 +255,8 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         per_epoch = n_train + max(config.synthetic, config.more_real)
         base_tc = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, input_size=config.input_size,
                               crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr,
-                              seed=config.seed, patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
+                              seed=config.seed, patience=0, min_samples_per_epoch=per_epoch,
+                              pretrained=config.pretrained,
                               threads=config.threads, device=config.device, trained_on="experiment")
         arms: list[ArmResult] = []
 

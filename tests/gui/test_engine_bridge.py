@@ -24,7 +24,7 @@ def base_project(tmp_path_factory) -> Path:
     """14 phantoms; 4 without labels (status new); a tiny active model trained on the rest."""
     from hipvision.ml.predict import Predictor
     from hipvision.ml.registry import register_model
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     folder = tmp_path_factory.mktemp("engine_project")
     generate_phantoms(folder, N_IMAGES, seed=21, config=PhantomConfig(size=256))
