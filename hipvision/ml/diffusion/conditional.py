@@ -163,7 +163,8 @@ def sample_conditional(gen_dir: Path, images: list[LabelledImage], n: int, *, di
     """n labelled synthetic radiographs. Image k uses seed + k (its crops seed*2 and seed*2+1);
     its landmark configuration comes from a training image with NAs drawn from `dist`."""
     from hipvision.core.windowing import apply_window, auto_window
-    from hipvision.ml.diffusion.denoiser_training import load_unet, pick_device
+    from hipvision.ml.device import pick_device
+    from hipvision.ml.diffusion.denoiser_training import load_unet
     from hipvision.ml.diffusion.sampling import sample_images
 
     device = device or pick_device("auto")

@@ -164,8 +164,8 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
                           store: bool = True) -> GenerateReport:
     """Generate `config.n` images, pass each through the gate, add the accepted ones to the
     project (synthetic, training split). With store=False nothing is written (previews only)."""
+    from hipvision.ml.device import pick_device
     from hipvision.ml.diffusion import conditional, ddpm, dreambooth
-    from hipvision.ml.diffusion.denoiser_training import pick_device
     from hipvision.ml.diffusion.gate import gate_for_project
     from hipvision.ml.diffusion.into_project import run_tag, save_generated
     from hipvision.ml.diffusion.sources import real_training_images
