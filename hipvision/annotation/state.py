@@ -63,6 +63,14 @@ class AnnotationState:
         return "user"
 
     @property
+    def confidence_note(self) -> str:
+        """The model's per-landmark confidence as one line, for a model's (unreviewed) labels."""
+        if self.kind != "model" or not self.confidence:
+            return ""
+        parts = [f"{k} {v:.2f}" for k, v in sorted(self.confidence.items()) if isinstance(v, (int, float))]
+        return "Model confidence: " + ", ".join(parts) if parts else ""
+
+    @property
     def stored(self) -> StoredEdit:
         return StoredEdit(self.landmarks, self.image.status, self.image.mapping)
 

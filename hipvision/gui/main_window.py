@@ -185,7 +185,7 @@ class MainWindow(OutputsMixin, QMainWindow):
                          f"{project.data_dir}" if project.fallback else None)
         self.setWindowTitle(f"HipVision — {project.root.name}")
         self._remember_recent(project.root)
-        self._reload_list()
+        self.reload_image_list()
         images = project.images()
         last = project.get_setting("gui.last_image")
         first = last if any(r.id == last for r in images) else (images[0].id if images else None)
@@ -217,10 +217,11 @@ class MainWindow(OutputsMixin, QMainWindow):
     def rescan(self) -> None:
         if self.project is not None:
             report = import_folder(self.project, mapping=self.settings.side_mapping())
-            self._reload_list()
+            self.reload_image_list()
             self.show_status(f"Rescanned: {report.summary()}")
 
-    def _reload_list(self) -> None:
+    def reload_image_list(self) -> None:
+        """Re-read the project's images into the list (after an import or a generation job)."""
         self.image_list.set_rows([(r, self.project.current_landmarks(r.id)) for r in self.project.images()])
         if self.current_image_id is not None:
             self.image_list.select_id(self.current_image_id)
@@ -300,18 +301,11 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.canvas.set_banner(UNPLACED_BANNER if state.kind == "unplaced" else None)
             meta = self.canvas.loaded.radiograph.metadata
             self.panel.set_context(mapping=rec.mapping, spacing=rec.spacing, kind=state.kind, author=state.author,
-                                   note=self._confidence_note(state), facts=image_facts(rec, meta))
+                                   note=state.confidence_note, facts=image_facts(rec, meta))
             self.panel.show_landmarks(state.shown)
         if state is not None:
             self.image_list.update_row(state.image, state.landmarks)
         self._update_actions()
-
-    @staticmethod
-    def _confidence_note(state: AnnotationState) -> str:
-        if state.kind != "model" or not state.confidence:
-            return ""
-        parts = [f"{k} {v:.2f}" for k, v in sorted(state.confidence.items()) if isinstance(v, (int, float))]
-        return "Model confidence: " + ", ".join(parts) if parts else ""
 
     def on_annotation_changed(self, image_id: int) -> None:
         """Slot: the store changed for this image (an edit, an undo, or the engine)."""
@@ -435,7 +429,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.image_list.thresholds = self.thresholds
         self.panel.set_thresholds(self.thresholds)
         if self.project is not None:
-            self._reload_list()
+            self.reload_image_list()
             if self.current_image_id is not None:
                 self.on_annotation_changed(self.current_image_id)
 
