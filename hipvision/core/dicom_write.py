@@ -78,6 +78,19 @@ def _set_image(ds, arr: np.ndarray, bits: int, photometric: str, spacing: tuple[
     ds.PixelData = data + b"\x00" * (len(data) % 2)  # OB/OW values have even length
 
 
+def _file_meta(instance_uid):
+    """The file meta group of a Secondary Capture written as Explicit VR Little Endian."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    return meta
+
+
 def write_dicom(
     path,
     pixels: np.ndarray,
@@ -102,12 +115,10 @@ def write_dicom(
     """
     import pydicom
     from pydicom.datadict import tag_for_keyword
-    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.dataset import Dataset
     from pydicom.uid import (
-        ExplicitVRLittleEndian,
         JPEG2000Lossless,
         RLELossless,
-        SecondaryCaptureImageStorage,
         generate_uid,
     )
 
@@ -122,11 +133,7 @@ def write_dicom(
                         photometric, bits, sorted((k, str(v)) for k, v in extra.items()))).encode())
     content_id = digest.hexdigest()
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["instance", content_id])
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    meta = _file_meta(generate_uid(entropy_srcs=["instance", content_id]))
 
     ds = Dataset()
     ds.file_meta = meta

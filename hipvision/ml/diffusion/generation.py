@@ -160,12 +160,37 @@ def _generator_label(project, gen_dir: Path, meta: dict) -> str:
     return f"{rel}/{meta.get('weights', '')} ({meta.get('trained_steps', '?')} steps)"
 
 
+def _sample_unlabelled(config: GenerateConfig, gen_dir: Path, meta: dict, seeds: list[int], guidance, gate,
+                       device, accept, progress, cancel) -> None:
+    """DDPM or DreamBooth images; each gets the gate model's pre-label (the review queue)."""
+    from hipvision.core.landmarks import SideMapping
+    from hipvision.ml.diffusion import ddpm, dreambooth
+
+    mapping = SideMapping()
+
+    def on_image(i, img):
+        check_cancel(cancel)
+        d = gate.unlabelled(img, mapping) if gate is not None else None
+        accept(img, mapping, seeds[i], None if d is None else d.landmarks, None, d,
+               f"model:{gate.model_id}" if gate is not None else None, f"seed {seeds[i]}")
+
+    if config.method == "ddpm":
+        ddpm.sample_ddpm(gen_dir, seeds=seeds, scheduler=config.scheduler, steps=config.steps,
+                         batch_size=config.batch_size, device=device, progress=progress, cancel=cancel,
+                         on_image=on_image)
+    else:
+        out_res = config.resolution or int(meta["resolution"])
+        dreambooth.sample_dreambooth(gen_dir, seeds=seeds, out_resolution=out_res, steps=config.steps,
+                                     scheduler=config.scheduler, guidance=guidance, prompt=config.prompt,
+                                     device=device, progress=progress, cancel=cancel, on_image=on_image)
+
+
 def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None, preview=None, gate: Gate | None = None,
                           store: bool = True) -> GenerateReport:
     """Generate `config.n` images, pass each through the gate, add the accepted ones to the
     project (synthetic, training split). With store=False nothing is written (previews only)."""
     from hipvision.ml.device import pick_device
-    from hipvision.ml.diffusion import conditional, ddpm, dreambooth
+    from hipvision.ml.diffusion import conditional
     from hipvision.ml.diffusion.gate import gate_for_project
     from hipvision.ml.diffusion.into_project import run_tag, save_generated
     from hipvision.ml.diffusion.sources import real_training_images
@@ -221,25 +246,7 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
                 scheduler=config.scheduler, steps=config.steps, guidance=guidance, batch_size=config.batch_size,
                 limits=config.limits, device=device, progress=progress, cancel=cancel, on_sample=on_sample)
         else:
-            from hipvision.core.landmarks import SideMapping
-
-            mapping = SideMapping()
-
-            def on_image(i, img):
-                check_cancel(cancel)
-                d = gate.unlabelled(img, mapping) if gate is not None else None
-                accept(img, mapping, seeds[i], None if d is None else d.landmarks, None, d,
-                       f"model:{gate.model_id}" if gate is not None else None, f"seed {seeds[i]}")
-
-            if m == "ddpm":
-                ddpm.sample_ddpm(gen_dir, seeds=seeds, scheduler=config.scheduler, steps=config.steps,
-                                 batch_size=config.batch_size, device=device, progress=progress, cancel=cancel,
-                                 on_image=on_image)
-            else:
-                out_res = config.resolution or int(meta["resolution"])
-                dreambooth.sample_dreambooth(gen_dir, seeds=seeds, out_resolution=out_res, steps=config.steps,
-                                             scheduler=config.scheduler, guidance=guidance, prompt=config.prompt,
-                                             device=device, progress=progress, cancel=cancel, on_image=on_image)
+            _sample_unlabelled(config, gen_dir, meta, seeds, guidance, gate, device, accept, progress, cancel)
         if gate is not None:
             report.rejected = gate.rejected - rejected0
             report.reasons = {k: v for k, v in (gate.reasons - reasons0).items() if v}
