@@ -62,10 +62,6 @@ class Annotation:
     confidence: dict[str, float] | None = None
     note: str | None = None
 
-    @property
-    def by_model(self) -> bool:
-        return self.author.startswith("model:")
-
 
 @dataclass(frozen=True)
 class ModelRecord:

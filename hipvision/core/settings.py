@@ -21,7 +21,7 @@ from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 
 SETTINGS_FILENAME = "settings.json"
 SCHEMA_VERSION = 1
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # where torch work may run (ml.device.pick_device)
 MAX_RECENT = 10
 
 

@@ -10,7 +10,6 @@ points at missing weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import torch
 
 import hipvision
 from hipvision.core.atomic import atomic_path, write_text_atomic
+from hipvision.core.hashing import file_sha256
 from hipvision.core.landmarks import LANDMARK_NAMES
 from hipvision.ml.model import KeypointNet, NetSpec
 from hipvision.ml.pipeline import PipelineOptions
@@ -58,14 +58,6 @@ def sidecar_path(weights: str | Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def state_tensors(bundle: ModelBundle, *, half: bool = False) -> dict[str, torch.Tensor]:
     out = {}
     for prefix, net in (("stage1.", bundle.stage1), ("stage2.", bundle.stage2)):
@@ -89,7 +81,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
     tensors = state_tensors(bundle, half=half)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
     meta = dict(bundle.meta)
     meta.update({
         "format": FORMAT,
@@ -141,7 +133,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
 
     path = Path(path)
     meta = read_sidecar(path)
-    if verify and _sha256(path) != meta["weights_sha256"]:
+    if verify and file_sha256(path) != meta["weights_sha256"]:
         raise CheckpointError(path, "weights do not match their sidecar (corrupted, truncated or replaced file)")
     try:
         s1 = NetSpec.from_dict(meta["stage1"])

@@ -44,10 +44,6 @@ class Prediction:
     image_size: tuple[int, int] = (0, 0)  # full (H, W)
     details: dict = field(default_factory=dict)  # raw signals behind the confidence, stage-1 estimate
 
-    @property
-    def any_low_confidence(self) -> bool:
-        return bool(self.low_confidence)
-
 
 def _confidence(raw: RawHips, has_heatmaps: bool) -> np.ndarray:
     """(2 hips, 2 points) in 0..1 from the spread (cells), refinement shift and flip gap (head radii)."""
