@@ -87,10 +87,6 @@ def to_signed(unit: np.ndarray) -> np.ndarray:
     return (a * 2.0 - 1.0)[:, None]
 
 
-def u8_to_signed(images_u8: np.ndarray) -> np.ndarray:
-    return to_signed(np.asarray(images_u8, dtype=np.float32) / 255.0)
-
-
 def from_signed(x) -> np.ndarray:
     """Tensor/array (N, 1, H, W) in [-1, 1] -> uint8 (N, H, W)."""
     a = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float32)
