@@ -164,3 +164,10 @@ def test_training_reads_synthetic_images_only_in_their_epochs(tmp_path, phantom_
     assert read_sidecar(r.checkpoint)["train_config"]["synthetic_until"] == 0.5
     with pytest.raises(ValueError, match="synthetic_share"):
         TrainConfig(synthetic_share=1.5)
+
+
+def test_the_config_default_backbone_is_the_zoo_default():
+    from hipvision.ml.training.config import DEFAULT_BACKBONE
+    from hipvision.ml.zoo import DEFAULT_BACKBONE as ZOO_DEFAULT
+
+    assert DEFAULT_BACKBONE == ZOO_DEFAULT == TrainConfig().backbone

@@ -9,12 +9,22 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
-from hipvision.ml.data import AugmentConfig
-from hipvision.ml.model import HEADS
-from hipvision.ml.pipeline import PipelineOptions
-from hipvision.ml.zoo import DEFAULT_BACKBONE, check_backbone_name
+
+# The config imports no torch: `hipvision train --help` builds its flags from it, and every CLI
+# command pays for what the parser imports. The ml modules are imported when a config is made.
+if TYPE_CHECKING:
+    from hipvision.ml.data import AugmentConfig
+
+DEFAULT_BACKBONE = "resnet18"  # ml.zoo.DEFAULT_BACKBONE (a test keeps them equal)
+
+
+def _default_augment():
+    from hipvision.ml.data import AugmentConfig
+
+    return AugmentConfig()
 
 
 def _f(default, help: str, **kw):
@@ -64,13 +74,18 @@ class TrainConfig:
     train_splits: tuple[str, ...] = _f(("train",), "project splits to train on (comma-separated)")
     val_splits: tuple[str, ...] = _f(("val",), "project splits to validate on (comma-separated)")
     trained_on: str | None = _f(None, "label stored with the model, e.g. phantoms (default: guessed from the data)")
-    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata={"help": "training augmentations"})
+    augment: AugmentConfig = field(default_factory=_default_augment, metadata={
+        "help": "training augmentations: 'off', or AugmentConfig fields as name=value,... (e.g. rotate_deg=4,flip=0)"})
     refine_iters: int = _f(2, "stage-2 refinement passes")
     val_tta: bool = _f(False, "flip TTA during validation (slower; final evaluation uses the Predictor's)")
     max_val_images: int = _f(0, "validate on at most this many images (0: all)")
     save_half: bool = _f(False, "store float16 weights (half the file size)")
 
     def __post_init__(self) -> None:
+        from hipvision.ml.model import HEADS
+        from hipvision.ml.pipeline import PipelineOptions
+        from hipvision.ml.zoo import check_backbone_name
+
         check_backbone_name(self.backbone)
         if self.stage2_backbone is not None:
             check_backbone_name(self.stage2_backbone)
