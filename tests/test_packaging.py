@@ -122,7 +122,8 @@ def test_wheel_metadata_and_entry_points(wheel):
 
 @posix_only
 def test_wheel_installs_in_fresh_venv_and_runs_demo(wheel, tmp_path):
-    """(~5 s: the demo shows verified labels and loads no model.) A fresh venv gets the wheel with --no-deps; its heavy dependencies (torch, Qt: GBs) come
+    """(~5 s: the demo shows verified labels and loads no model.) A fresh venv gets the wheel with
+    --no-deps; its heavy dependencies (torch, Qt: GBs) come
     from the project venv through a .pth line, so this checks honestly that the *wheel*
     carries the code and resources without downloading 6 GB. A .pth-added folder's own .pth
     files are not run, so the project's editable install stays invisible."""

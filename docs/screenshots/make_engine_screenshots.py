@@ -27,7 +27,7 @@ def main() -> int:
     from hipvision.core.store import Project
     from hipvision.gui.app import application, create_window, save_screenshot
     from hipvision.ml.registry import register_model
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     with tempfile.TemporaryDirectory(prefix="hipvision-shots-") as tmp:
         os.environ["HIPVISION_CONFIG_DIR"] = str(Path(tmp) / "config")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hipvision.annotation.landmark_edit import radius_handle_position
+from hipvision.annotation.state import UNGRADED_KINDS
 from hipvision.core.geometry import GeometryError
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, Grade, GradeThresholds, bva_points, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
-from hipvision.annotation.landmark_edit import radius_handle_position
-from hipvision.annotation.state import UNGRADED_KINDS
 
 # Side colours are fixed by *patient* side so that a swap visibly changes the drawing.
 SIDE_COLOURS = {Side.RIGHT: "#4fc3f7", Side.LEFT: "#ffb74d"}

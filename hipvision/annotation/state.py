@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hipvision.annotation.landmark_edit import default_landmarks
+from hipvision.annotation.plausibility import Assessment, assess
 from hipvision.core.geometry import GeometryError
 from hipvision.core.grading import DEFAULT_THRESHOLDS, Grade, GradeThresholds, grade_hint
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.core.records import ImageRecord
 from hipvision.core.store import Project
-from hipvision.annotation.landmark_edit import default_landmarks
-from hipvision.annotation.plausibility import Assessment, assess
 
 # How an annotation is drawn: a model's guess looks provisional (dashed), a person's edit
 # solid, a verified one solid with a check in the panel, an unplaced default dotted and dim.
@@ -80,6 +80,14 @@ class AnnotationState:
         if self.image.status == "verified":
             return "verified"
         return "user"
+
+    @property
+    def confidence_note(self) -> str:
+        """The model's per-landmark confidence as one line, for a model's (unreviewed) labels."""
+        if self.kind != "model" or not self.confidence:
+            return ""
+        parts = [f"{k} {v:.2f}" for k, v in sorted(self.confidence.items()) if isinstance(v, (int, float))]
+        return "Model confidence: " + ", ".join(parts) if parts else ""
 
     @property
     def stored(self) -> StoredEdit:

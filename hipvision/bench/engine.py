@@ -32,8 +32,8 @@ def add_arguments(p) -> None:
 
 def _project(folder: Path, n: int, size: int, seed: int) -> None:
     from hipvision.core.importer import import_folder
-    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.store import Project
+    from hipvision.phantom import PhantomConfig, generate_phantoms
 
     if not (folder / "annotations.json").exists():
         generate_phantoms(folder, n, seed=seed, config=PhantomConfig(size=size, bit_depth=8))
@@ -56,7 +56,7 @@ def run(args) -> int:
     _project(folder, args.images, args.size, args.seed)
     print(f"project: {args.images} labelled phantoms at {args.size} px ({time.perf_counter() - t0:.0f} s to make)")
 
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])  # held: the engine's signals need a live QApplication
     engine = Engine()
     gaps: list[float] = []
     clock = QElapsedTimer()

@@ -51,8 +51,8 @@ def make_project(folder: Path, size: int) -> Path:
 
     from hipvision.core.importer import import_folder
     from hipvision.core.interchange import AnnotatedImage, write_coco
-    from hipvision.phantom import PhantomConfig, render_phantom
     from hipvision.core.store import Project
+    from hipvision.phantom import PhantomConfig, render_phantom
 
     folder.mkdir(parents=True, exist_ok=True)
     case = render_phantom(7, PhantomConfig(size=size, bit_depth=16))
@@ -132,8 +132,8 @@ def time_drag(win, app, moves: int) -> tuple[list[float], list[float], list[floa
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
-    from hipvision.core.landmarks import Side
     from hipvision.annotation.landmark_edit import HandleKey, handle_position
+    from hipvision.core.landmarks import Side
 
     canvas = win.canvas
     canvas.zoom_to_hips()

@@ -56,10 +56,10 @@ def run(args) -> int:
     import numpy as np
 
     from hipvision.bench.timing import summary_ms
-    from hipvision.phantom import PhantomConfig, render_phantom
     from hipvision.core.radiograph import load_radiograph
     from hipvision.ml.device import set_cpu_threads
     from hipvision.ml.predict import Predictor
+    from hipvision.phantom import PhantomConfig, render_phantom
 
     threads = set_cpu_threads(args.threads)
     kw = dict(device=args.device, tta=not args.no_tta, threads=threads)

@@ -28,17 +28,14 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
+    from hipvision.core.store import find_project
     from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.evaluate import evaluate
     from hipvision.ml.predict import Predictor
 
     path = Path(args.path)
-    project = None
-    if (path / ".hipvision" / "project.sqlite").is_file():
-        from hipvision.core.store import Project
-
-        project = Project.open(path, create=False)
-    elif not (path / "annotations.json").is_file():
+    project = find_project(path)
+    if project is None and not (path / "annotations.json").is_file():
         raise CommandError(f"{path}: neither a HipVision project nor a folder with annotations.json")
     try:
         predictor = Predictor.resolve(args.model, project, device=args.device, tta=not args.no_tta)

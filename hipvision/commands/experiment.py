@@ -51,8 +51,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from hipvision.commands.generate import _bar
-    from hipvision.ml.experiment import ExperimentConfig, run_experiment
     from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
+    from hipvision.ml.experiment import ExperimentConfig, run_experiment
 
     gen = DenoiserTrainConfig(resolution=args.gen_resolution, unet_size=args.gen_size, batch_size=args.gen_batch_size,
                               max_steps=args.gen_steps, warmup_steps=min(200, max(1, args.gen_steps // 10)),
@@ -62,7 +62,8 @@ def run(args) -> int:
         labelled=args.labelled or None, more_real=args.more_real, synthetic_share=args.synthetic_share,
         synthetic_until=args.synthetic_until, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
         input_size=args.input_size, crop_size=args.crop_size, pretrained=not args.no_pretrained,
-        threads=args.threads, generator=args.generator, external_test=args.external_test, generator_train=gen, na_dist=args.na_dist,
+        threads=args.threads, generator=args.generator, external_test=args.external_test, generator_train=gen,
+        na_dist=args.na_dist,
         sample_steps=args.sample_steps, guidance=args.guidance, gate=not args.no_gate, device=args.device)
     # The exact command goes into the report (only when this process was started as it).
     command = "hipvision " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["experiment"] else ""

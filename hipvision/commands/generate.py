@@ -66,9 +66,9 @@ def _train_config(args):
     from dataclasses import replace
 
     from hipvision.ml.diffusion.conditional import ConditionalConfig
+    from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
     from hipvision.ml.diffusion.dreambooth import DreamBoothConfig
     from hipvision.ml.diffusion.generation import GeneratorTrainConfig
-    from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
     res = args.resolution or {"ddpm": 128, "conditional": 64, "dreambooth": 512}[args.method]
     common = dict(batch_size=args.batch_size, warmup_steps=args.warmup, mixed_precision=args.mixed_precision,

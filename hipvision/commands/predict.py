@@ -40,7 +40,8 @@ def collect_images(inputs: list[str]) -> list[tuple[str, object]]:
         p = Path(arg)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*")
-                           if not any(part.startswith(".") for part in f.relative_to(p).parts) and is_radiograph_file(f))
+                           if not any(part.startswith(".") for part in f.relative_to(p).parts)
+                           and is_radiograph_file(f))
             if not found:
                 raise CommandError(f"{p}: no radiographs (PNG, JPEG, TIFF, DICOM) in this folder")
             out += [((Path(arg) / f.relative_to(p)).as_posix(), f) for f in found]
@@ -117,7 +118,8 @@ def run(args) -> int:
     bar.close()
 
     if args.format == "csv":
-        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks) for (name, _), pred in zip(images, results)])
+        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks)
+                           for (name, _), pred in zip(images, results)])
     else:
         text = json.dumps([{
             "image": name, "model": predictor.model_id, "trained_on": predictor.trained_on,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is imported inside the functions, keeping `hipvision --help` fast
+    from pathlib import Path
+
 
 def register(sub) -> None:
     p = sub.add_parser("render", help="draw an image with its landmarks and Norberg angles to a PNG",
@@ -41,16 +46,16 @@ def find_image(project, name: str):
     raise CommandError(f"{name}: not an image of the project {project.root} (run `hipvision import` first?)")
 
 
-def project_folder_of(image) -> "Path":
+def project_folder_of(image) -> Path:
     """The nearest folder above `image` that holds a project (the image may be in a subfolder)."""
     from pathlib import Path
 
     from hipvision.cli import CommandError
-    from hipvision.core.store import DB_NAME, resolve_data_dir
+    from hipvision.core.locations import has_project
 
     start = Path(image).resolve().parent
     for folder in (start, *start.parents):
-        if (resolve_data_dir(folder)[0] / DB_NAME).exists():
+        if has_project(folder):
             return folder
     raise CommandError(f"{image}: no HipVision project in its folder or above; give --project "
                        "(or run `hipvision import FOLDER` first)")

@@ -30,8 +30,8 @@ def run(args) -> int:
             ids = [r.id for r in project.images() if not r.error and project.current_landmarks(r.id) is not None]
         if not ids:
             raise CommandError(f"{project.root}: no annotated images to report")
-        from hipvision.gui.report_pdf import write_report
         from hipvision.core.settings import load_settings_or_default
+        from hipvision.gui.report_pdf import write_report
 
         settings, _ = load_settings_or_default()
         out = write_report(project, ids, args.out, thresholds=settings.thresholds)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from hipvision.commands._config_flags import add_config_flags, config_kwargs
+
 
 def share_arg(text: str) -> float | None:
     """--synthetic-share: a fraction in [0, 1], or 'count' (None: in proportion to their number)."""
@@ -38,38 +40,39 @@ def add_synthetic_mix_args(p, whose: str) -> None:
                         f"only (1: all epochs); default {DEFAULT_UNTIL}")
 
 
+def augment_arg(text: str):
+    """--augment: 'off', or AugmentConfig fields as name=value,... (the rest keep their defaults)."""
+    import dataclasses
+
+    from hipvision.ml.data import AugmentConfig
+
+    if text.strip().lower() == "off":
+        return AugmentConfig.off()
+    kinds = {f.name: type(f.default) for f in dataclasses.fields(AugmentConfig)}
+    values = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in kinds or not value:
+            raise ValueError(f"--augment: expected 'off' or name=value with a name in {', '.join(kinds)}, "
+                             f"got {item!r}")
+        kind = kinds[name]
+        values[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return AugmentConfig(**values)
+
+
+FLAG_NAMES = {"output": "--out", "num_workers": "--workers", "save_half": "--half"}
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the keypoint model on a project or a labelled folder",
                        description=__doc__.split("\n\n", 1)[1])
     p.add_argument("path", metavar="PROJECT|FOLDER")
-    p.add_argument("--backbone", default=None, help="zoo backbone (see `hipvision models`); default resnet18")
-    p.add_argument("--stage2-backbone", default=None, help="backbone of the hip-crop stage (default: --backbone)")
-    p.add_argument("--head", choices=("heatmap", "regression"), default="heatmap")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--input-size", type=int, default=256, help="whole-image input side (multiple of 32)")
-    p.add_argument("--crop-size", type=int, default=160, help="hip-crop input side (multiple of 32)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patience", type=int, default=10, help="early stopping patience in epochs (0: off)")
-    p.add_argument("--min-samples-per-epoch", type=int, default=0,
-                   help="repeat small data sets (augmented) to at least this many samples per epoch")
-    p.add_argument("--crops-per-hip", type=int, default=1, help="hip crops per hip per sample (stage 2)")
-    p.add_argument("--ema", action="store_true", help="keep an exponential moving average of the weights")
-    p.add_argument("--ema-decay", type=float, default=0.998)
-    add_synthetic_mix_args(p, "the project's synthetic images (no effect without any)")
-    p.add_argument("--no-pretrained", action="store_true", help="random initialisation (no ImageNet weights)")
-    p.add_argument("--init-from", help="warm start from this .safetensors model (its architecture is used)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run (same --out)")
-    p.add_argument("--out", help="model file (.safetensors); default: the project's models folder or ./")
-    p.add_argument("--name", help="model name (default: the file name)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads")
-    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    from hipvision.ml.training.config import TrainConfig
+
+    # Every TrainConfig field is a flag; these keep the spellings they had before.
+    add_config_flags(p, TrainConfig, names=FLAG_NAMES, types_={"synthetic_share": share_arg, "augment": str})
     p.add_argument("--activate", choices=("if-better", "yes", "no"), default="if-better",
                    help="make the new model the project's active one (default: only if it is better on validation)")
-    p.add_argument("--trained-on", default=None, help="label stored with the model (e.g. phantoms)")
-    p.add_argument("--half", action="store_true", help="store float16 weights (half the file size)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -81,34 +84,26 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
+    from hipvision.core.store import find_project
     from hipvision.ml.checkpoint import CheckpointError
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     path = Path(args.path)
     if not path.exists():
         raise CommandError(f"{path}: no such folder")
-    project = None
-    if (path / ".hipvision" / "project.sqlite").is_file():
-        from hipvision.core.store import Project
-
-        project = Project.open(path, create=False)
-    elif not (path / "annotations.json").is_file() and not path.suffix == ".json":
+    project = find_project(path)
+    if project is None and not (path / "annotations.json").is_file() and not path.suffix == ".json":
         raise CommandError(f"{path}: neither a HipVision project (run `hipvision import {path}`) "
                            "nor a folder with annotations.json")
     try:
-        config = TrainConfig(
-            backbone=args.backbone or "resnet18", stage2_backbone=args.stage2_backbone, head=args.head,
-            epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, crop_size=args.crop_size,
-            lr=args.lr, seed=args.seed, patience=args.patience, min_samples_per_epoch=args.min_samples_per_epoch,
-            ema=args.ema, ema_decay=args.ema_decay, crops_per_hip=args.crops_per_hip,
-            synthetic_share=args.synthetic_share, synthetic_until=args.synthetic_until, pretrained=not args.no_pretrained, init_from=args.init_from, resume=args.resume,
-            output=args.out, name=args.name, device=args.device, threads=args.threads, num_workers=args.workers,
-            trained_on=args.trained_on, save_half=args.half,
-        )
+        kw = config_kwargs(args, TrainConfig)
+        if "augment" in kw:
+            kw["augment"] = augment_arg(kw["augment"])
+        config = TrainConfig(**kw)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    if args.init_from and args.backbone:
+    if getattr(args, "init_from", None) and getattr(args, "backbone", None):
         print("note: --init-from uses the architecture of that model; --backbone is ignored", file=sys.stderr)
 
     from hipvision.commands._progress import tqdm_progress

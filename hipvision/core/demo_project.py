@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 from hipvision.core.importer import import_folder
+from hipvision.core.locations import DATA_DIRNAME, DB_NAME, user_data_root
 from hipvision.core.resources import sample_project_dir
-from hipvision.core.store import DATA_DIRNAME, DB_NAME, Project, user_data_root
+from hipvision.core.store import Project
 
 DEMO_DIRNAME = "demo"
 

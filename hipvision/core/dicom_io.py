@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hipvision.core.dicom_write import write_dicom  # noqa: F401  (the writer is part of this API)
 from hipvision.core.imagefile import (
     Decoded,
     ImageHeader,
@@ -22,7 +23,6 @@ from hipvision.core.imagefile import (
     target_size,
     to_gray,
 )
-from hipvision.core.dicom_write import write_dicom  # noqa: F401  (the writer is part of this API)
 
 # Metadata a vet (or the project store) wants to see; values absent or empty are left out.
 METADATA_TAGS = (
@@ -240,6 +240,9 @@ def decode_dicom(path: Path, max_side: int | None) -> Decoded:
     photometric = str(ds.get("PhotometricInterpretation") or "MONOCHROME2").strip().upper()
     bits = min(max(_int(ds, "BitsStored", _int(ds, "BitsAllocated", 16)), 1), 64)
     signed = _int(ds, "PixelRepresentation", 0) == 1
+    # Integers here (a modality LUT indexes with them), floats once rescaled.
+    lo: float
+    hi: float
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
     if photometric == "PALETTE COLOR":

@@ -58,6 +58,39 @@ def _ds_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _set_image(ds, arr: np.ndarray, bits: int, photometric: str, spacing: tuple[float, float] | None,
+               window: tuple[float, float] | None) -> None:
+    """The image pixel module: geometry, bit layout, calibration, window and the pixel data."""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.Rows, ds.Columns = arr.shape
+    ds.BitsAllocated = arr.dtype.itemsize * 8
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 0
+    if spacing is not None:
+        ds.PixelSpacing = [_ds_number(float(spacing[0])), _ds_number(float(spacing[1]))]
+    if window is not None:
+        ds.WindowCenter = _ds_number(float(window[0]))
+        ds.WindowWidth = _ds_number(float(window[1]))
+    ds.LossyImageCompression = "00"
+    data = arr.astype("<u2" if arr.dtype == np.uint16 else np.uint8, copy=False).tobytes()
+    ds.PixelData = data + b"\x00" * (len(data) % 2)  # OB/OW values have even length
+
+
+def _file_meta(instance_uid):
+    """The file meta group of a Secondary Capture written as Explicit VR Little Endian."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    return meta
+
+
 def write_dicom(
     path,
     pixels: np.ndarray,
@@ -82,12 +115,10 @@ def write_dicom(
     """
     import pydicom
     from pydicom.datadict import tag_for_keyword
-    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.dataset import Dataset
     from pydicom.uid import (
         JPEG2000Lossless,
         RLELossless,
-        ExplicitVRLittleEndian,
-        SecondaryCaptureImageStorage,
         generate_uid,
     )
 
@@ -102,11 +133,7 @@ def write_dicom(
                         photometric, bits, sorted((k, str(v)) for k, v in extra.items()))).encode())
     content_id = digest.hexdigest()
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["instance", content_id])
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    meta = _file_meta(generate_uid(entropy_srcs=["instance", content_id]))
 
     ds = Dataset()
     ds.file_meta = meta
@@ -126,21 +153,7 @@ def write_dicom(
     ds.ConversionType = "SYN"  # synthetic; an export of a scanned image passes extra={"ConversionType": "WSD"}
     ds.PatientOrientation = ""
     ds.BurnedInAnnotation = "NO"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.Rows, ds.Columns = arr.shape
-    ds.BitsAllocated = arr.dtype.itemsize * 8
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 0
-    if spacing is not None:
-        ds.PixelSpacing = [_ds_number(float(spacing[0])), _ds_number(float(spacing[1]))]
-    if window is not None:
-        ds.WindowCenter = _ds_number(float(window[0]))
-        ds.WindowWidth = _ds_number(float(window[1]))
-    ds.LossyImageCompression = "00"
-    data = arr.astype("<u2" if arr.dtype == np.uint16 else np.uint8, copy=False).tobytes()
-    ds.PixelData = data + b"\x00" * (len(data) % 2)  # OB/OW values have even length
+    _set_image(ds, arr, bits, photometric, spacing, window)
     for keyword, value in extra.items():
         setattr(ds, keyword, value)
 

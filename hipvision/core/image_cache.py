@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from hipvision.core.radiograph import Radiograph, load_radiograph
 from hipvision.core.image_pyramid import ImagePyramid
+from hipvision.core.radiograph import Radiograph, load_radiograph
 from hipvision.core.window_level import robust_window
 
 

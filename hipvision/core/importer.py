@@ -6,8 +6,9 @@ from pathlib import Path
 
 from hipvision.core.interchange import InterchangeError, read_coco, read_csv
 from hipvision.core.landmarks import SideMapping
+from hipvision.core.locations import DATA_DIRNAME
 from hipvision.core.records import ImportReport
-from hipvision.core.store import DATA_DIRNAME, Project
+from hipvision.core.store import Project
 
 # Label files picked up from the imported folder, in order of preference.
 LABEL_FILES = ("annotations.json", "truth.csv", "labels.csv")
@@ -35,8 +36,9 @@ def import_folder(project: Project, folder: str | Path | None = None, *, labels:
 
     Unreadable files are recorded with their reason (status 'error') so the app can list them;
     a file whose content changed keeps its split. `mapping` is the side convention given to
-    images new to the project (the preferences' default); known images keep theirs. Labels from annotations.json / truth.csv are
-    appended as revisions by 'import:<file>' unless the image already has a person's labels.
+    images new to the project (the preferences' default); known images keep theirs. Labels from
+    annotations.json / truth.csv are appended as revisions by 'import:<file>' unless the image
+    already has a person's labels.
     """
     from hipvision.core.radiograph import RadiographError, read_header, sha256_file
 

@@ -149,7 +149,8 @@ def read_csv(path: str | Path) -> list[AnnotatedImage]:
 # ---------------------------------------------------------------- COCO keypoints
 
 def to_coco(items: Iterable[AnnotatedImage], *, description: str = "HipVision export") -> dict:
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for image_id, item in enumerate(items, start=1):
         entry = {"id": image_id, "file_name": item.image, "width": item.width, "height": item.height,
                  "right_on_image_left": item.mapping.right_on_image_left}

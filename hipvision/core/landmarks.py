@@ -21,7 +21,7 @@ class Side(str, Enum):
     RIGHT = "right"
 
     @property
-    def other(self) -> "Side":
+    def other(self) -> Side:
         return Side.RIGHT if self is Side.LEFT else Side.LEFT
 
 
@@ -67,7 +67,7 @@ class SideLandmarks:
     def rim(self) -> tuple[float, float]:
         return (self.rim_x, self.rim_y)
 
-    def moved(self, dx: float, dy: float) -> "SideLandmarks":
+    def moved(self, dx: float, dy: float) -> SideLandmarks:
         return replace(self, head_x=self.head_x + dx, head_y=self.head_y + dy,
                        rim_x=self.rim_x + dx, rim_y=self.rim_y + dy)
 
@@ -91,7 +91,7 @@ class HipLandmarks:
     def side(self, side: Side | str) -> SideLandmarks:
         return self.left if Side(side) is Side.LEFT else self.right
 
-    def with_side(self, side: Side | str, value: SideLandmarks) -> "HipLandmarks":
+    def with_side(self, side: Side | str, value: SideLandmarks) -> HipLandmarks:
         return replace(self, **{Side(side).value: value})
 
     def norberg_angle(self, side: Side | str) -> float:
@@ -110,7 +110,7 @@ class HipLandmarks:
     def centre_distance_px(self) -> float:
         return distance(self.left.head, self.right.head)
 
-    def swapped(self) -> "HipLandmarks":
+    def swapped(self) -> HipLandmarks:
         """The same points with patient sides exchanged (the user's 'swap sides')."""
         return HipLandmarks(left=self.right, right=self.left)
 
@@ -118,7 +118,7 @@ class HipLandmarks:
         return {"left": asdict(self.left), "right": asdict(self.right)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "HipLandmarks":
+    def from_dict(cls, d: dict) -> HipLandmarks:
         try:
             return cls(left=SideLandmarks(**d["left"]), right=SideLandmarks(**d["right"]))
         except (KeyError, TypeError) as exc:
@@ -143,7 +143,7 @@ class SideMapping:
         on_left = (Side(side) is Side.RIGHT) == self.right_on_image_left
         return "image_left" if on_left else "image_right"
 
-    def swapped(self) -> "SideMapping":
+    def swapped(self) -> SideMapping:
         return SideMapping(right_on_image_left=not self.right_on_image_left)
 
     def from_image_order(self, image_left: SideLandmarks, image_right: SideLandmarks) -> HipLandmarks:

@@ -9,16 +9,16 @@ from the header before any pixel buffer is allocated.
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
+from hipvision.core.hashing import file_sha256
 from hipvision.core.imagefile import (
     FORMAT_NAMES,
     MAX_PIXELS,
@@ -163,21 +163,17 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
         raise RadiographError(path, f"cannot read {FORMAT_NAMES[fmt]} header ({type(exc).__name__}: {exc})") from None
 
 
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of the file's bytes, streamed (radiographs can be 40 MB)."""
     path = path_of(path)
     if path.is_dir():
         raise RadiographError(path, "is a directory, not an image file")
     if not path.exists():
         raise RadiographError(path, "file not found")
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(chunk_size):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError as exc:
         raise RadiographError(path, f"cannot read file: {exc.strerror or exc}") from None
-    return digest.hexdigest()
 
 
 def is_radiograph_file(path: str | os.PathLike) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hipvision.core.landmarks import HipLandmarks, SideMapping
@@ -13,6 +14,14 @@ STATUSES = ("new", "predicted", "edited", "verified", "error")
 # Statuses whose current annotation a person stands behind: the only ones used as training labels.
 LABELLED_STATUSES = ("edited", "verified")
 
+
+
+class StoreError(RuntimeError):
+    """A project problem a user can act on; the message names the project or image."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 @dataclass(frozen=True)
 class ImageRecord:
@@ -52,10 +61,6 @@ class Annotation:
     landmarks: HipLandmarks | None  # None: the user cleared the image
     confidence: dict[str, float] | None = None
     note: str | None = None
-
-    @property
-    def by_model(self) -> bool:
-        return self.author.startswith("model:")
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ MIGRATIONS: list[list[str]] = [
             gate_score REAL,
             created_at TEXT NOT NULL
         )""",
+        # Unused since jobs run in the app's engine (core.jobs) and are not persisted; kept, not
+        # dropped, so projects stay at version 1 and older HipVision versions can still open them.
         """CREATE TABLE jobs (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,

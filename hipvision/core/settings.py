@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
@@ -20,7 +21,7 @@ from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 
 SETTINGS_FILENAME = "settings.json"
 SCHEMA_VERSION = 1
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # where torch work may run (ml.device.pick_device)
 MAX_RECENT = 10
 
 
@@ -80,13 +81,13 @@ class AppSettings:
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)
 
-    def with_recent(self, folder: str | os.PathLike) -> "AppSettings":
+    def with_recent(self, folder: str | os.PathLike) -> AppSettings:
         """`folder` moved (or added) to the front of the recent list, which keeps MAX_RECENT."""
         p = str(Path(folder).expanduser().absolute())
         rest = [r for r in self.recent_projects if r != p]
         return replace(self, recent_projects=(p, *rest)[:MAX_RECENT])
 
-    def without_recent(self, folder: str | os.PathLike) -> "AppSettings":
+    def without_recent(self, folder: str | os.PathLike) -> AppSettings:
         p = str(Path(folder).expanduser().absolute())
         return replace(self, recent_projects=tuple(r for r in self.recent_projects if r != p))
 
@@ -108,10 +109,10 @@ class AppSettings:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AppSettings":
+    def from_dict(cls, d: dict) -> AppSettings:
         if not isinstance(d, dict):
             raise SettingsError(f"settings must be a JSON object, got {type(d).__name__}")
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if "thresholds" in d:
             t = d["thresholds"]
             if not isinstance(t, dict):

@@ -20,59 +20,38 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 from hipvision.core.landmarks import HipLandmarks, SideMapping
+from hipvision.core.locations import DB_NAME, has_project, resolve_data_dir
+from hipvision.core.project_models import ProjectModels
 from hipvision.core.records import (
-    LABELLED_STATUSES, SPLITS, STATUSES, Annotation, ImageRecord, ModelRecord, SyntheticRecord,
+    LABELLED_STATUSES,
+    SPLITS,
+    STATUSES,
+    Annotation,
+    ImageRecord,
+    StoreError,
+    SyntheticRecord,
+    now_iso,
 )
 from hipvision.core.schema import migrate
 
-DATA_DIRNAME = ".hipvision"
-DB_NAME = "project.sqlite"
 DATA_PREFIX = "@data/"  # image paths stored relative to the data dir (synthetic images)
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
-class StoreError(RuntimeError):
-    """A project problem a user can act on; the message names the project or image."""
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def user_data_root() -> Path:
-    override = os.environ.get("HIPVISION_DATA_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("hipvision", appauthor=False))
-
-
-def _folder_writable(folder: Path) -> bool:
-    data = folder / DATA_DIRNAME
-    if data.exists():
-        return os.access(data, os.W_OK)
-    return os.access(folder, os.W_OK)
-
-
-def resolve_data_dir(root: Path) -> tuple[Path, bool]:
-    """(data dir, is_fallback). A read-only folder keeps its project in the user data dir,
-    keyed by the folder's absolute path so reopening finds it again."""
-    if _folder_writable(root):
-        return root / DATA_DIRNAME, False
-    key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    return user_data_root() / "projects" / f"{root.name or 'root'}-{key}", True
+def find_project(folder: str | os.PathLike) -> Project | None:
+    """The project of `folder`, opened, or None when the folder has none. A read-only folder's
+    project lives in the user data dir, so looking for `folder/.hipvision/` alone would miss it."""
+    return Project.open(folder, create=False) if has_project(folder) else None
 
 
 def _to_json(v) -> str | None:
     return None if v is None else json.dumps(v, sort_keys=True)
 
 
-class Project:
+class Project(ProjectModels):
     """Open with `Project.open(folder)`; use from any thread; `close()` when done."""
 
     def __init__(self, root: Path, data_dir: Path, fallback: bool):
@@ -87,7 +66,7 @@ class Project:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, folder: str | os.PathLike, *, create: bool = True) -> "Project":
+    def open(cls, folder: str | os.PathLike, *, create: bool = True) -> Project:
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise StoreError(f"{root}: not a folder")
@@ -199,7 +178,7 @@ class Project:
 
     def images(self, *, split: str | tuple[str, ...] | None = None, source: str | None = None,
                status: str | tuple[str, ...] | None = None) -> list[ImageRecord]:
-        sql, args = "SELECT * FROM images WHERE 1=1", []
+        sql, args = "SELECT * FROM images WHERE 1=1", list[object]()
         for col, val in (("split", split), ("source", source), ("status", status)):
             if val is None:
                 continue
@@ -230,7 +209,8 @@ class Project:
             counts[split] = n
         total = sum(counts.values()) + 1
         tie = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return max(SPLITS, key=lambda s: (round(fractions.get(s, 0) * total - counts[s], 9), (tie + SPLITS.index(s) / 3) % 1))
+        return max(SPLITS, key=lambda s: (round(fractions.get(s, 0) * total - counts[s], 9),
+                                          (tie + SPLITS.index(s) / 3) % 1))
 
     def add_image(self, path: str | os.PathLike, *, header=None, sha256: str | None = None,
                   error: str | None = None, source: str = "real", split: str | None = None,
@@ -268,6 +248,7 @@ class Project:
                 cur = c.execute(f"INSERT INTO images({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", vals)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"{rel}: cannot add image: {exc}") from None
+            assert cur.lastrowid is not None  # set by every successful INSERT
             return cur.lastrowid
 
         if conn is not None:
@@ -291,7 +272,8 @@ class Project:
 
     def set_mapping(self, image_id: int, mapping: SideMapping) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE images SET right_on_image_left=? WHERE id=?", (int(mapping.right_on_image_left), image_id))
+            c.execute("UPDATE images SET right_on_image_left=? WHERE id=?",
+                      (int(mapping.right_on_image_left), image_id))
 
     def split_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -389,68 +371,6 @@ class Project:
                 out.append((rec, lm))
         return out
 
-    # ------------------------------------------------------------ models
-
-    def _model(self, row: sqlite3.Row) -> ModelRecord:
-        f = Path(row["file"])
-        return ModelRecord(
-            id=row["id"], name=row["name"], backbone=row["backbone"], file=row["file"],
-            abs_file=f if f.is_absolute() else self.data_dir / f, created_at=row["created_at"], kind=row["kind"],
-            data_summary=json.loads(row["data_summary"]), metrics=json.loads(row["metrics"]), active=bool(row["active"]))
-
-    def add_model(self, *, name: str, backbone: str, file: str | os.PathLike, kind: str = "trained",
-                  data_summary: dict | None = None, metrics: dict | None = None, activate: bool = False) -> ModelRecord:
-        f = Path(file)
-        try:
-            stored = f.resolve().relative_to(self.data_dir.resolve()).as_posix()
-        except ValueError:
-            stored = str(f.resolve())  # e.g. the bundled default model
-        with self.transaction() as c:
-            cur = c.execute(
-                "INSERT INTO models(name, backbone, file, created_at, kind, data_summary, metrics) VALUES (?,?,?,?,?,?,?)",
-                (name, backbone, stored, now_iso(), kind, json.dumps(data_summary or {}), json.dumps(metrics or {})))
-            model_id = cur.lastrowid
-            if activate:
-                c.execute("UPDATE models SET active=0 WHERE active=1")
-                c.execute("UPDATE models SET active=1 WHERE id=?", (model_id,))
-        return self.model(model_id)
-
-    def model(self, model_id: int) -> ModelRecord:
-        row = self._conn().execute("SELECT * FROM models WHERE id=?", (model_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"{self.root}: no model with id {model_id}")
-        return self._model(row)
-
-    def models(self) -> list[ModelRecord]:
-        return [self._model(r) for r in self._conn().execute("SELECT * FROM models ORDER BY id")]
-
-    def active_model(self) -> ModelRecord | None:
-        row = self._conn().execute("SELECT * FROM models WHERE active=1").fetchone()
-        return None if row is None else self._model(row)
-
-    def set_active_model(self, model_id: int | None) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE models SET active=0 WHERE active=1")
-            if model_id is not None:
-                if c.execute("UPDATE models SET active=1 WHERE id=?", (model_id,)).rowcount != 1:
-                    raise StoreError(f"{self.root}: no model with id {model_id}")
-
-    def update_model_metrics(self, model_id: int, metrics: dict) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE models SET metrics=? WHERE id=?", (json.dumps(metrics), model_id))
-
-    def delete_model(self, model_id: int, *, delete_file: bool = True) -> None:
-        rec = self.model(model_id)
-        if rec.active:
-            raise StoreError(f"model {rec.name!r} is active; activate another model before deleting it")
-        with self.transaction() as c:
-            c.execute("DELETE FROM models WHERE id=?", (model_id,))
-        # The file goes after the row: a crash in between leaves an orphan file, never a row
-        # pointing at nothing. Files outside the data dir (the bundled default) are never touched.
-        if delete_file and rec.abs_file.is_relative_to(self.data_dir):
-            for p in (rec.abs_file, rec.abs_file.with_suffix(".json")):
-                p.unlink(missing_ok=True)
-
     # ------------------------------------------------------------ synthetic images
 
     def add_synthetic(self, file: str | os.PathLike, *, method: str, generator: str, seed: int,
@@ -485,18 +405,3 @@ class Project:
         return SyntheticRecord(image_id=row["image_id"], method=row["method"], generator=row["generator"],
                                seed=row["seed"], condition=cond, gate_score=row["gate_score"],
                                created_at=row["created_at"])
-
-    # ------------------------------------------------------------ jobs
-
-    def add_job(self, kind: str, config: dict | None = None) -> int:
-        with self.transaction() as c:
-            return c.execute("INSERT INTO jobs(kind, config, status, created_at) VALUES (?,?,?,?)",
-                             (kind, json.dumps(config or {}, default=str), "running", now_iso())).lastrowid
-
-    def finish_job(self, job_id: int, status: str, message: str = "") -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE jobs SET status=?, message=?, finished_at=? WHERE id=?",
-                      (status, message, now_iso(), job_id))
-
-    def jobs(self) -> list[dict]:
-        return [dict(r) for r in self._conn().execute("SELECT * FROM jobs ORDER BY id")]

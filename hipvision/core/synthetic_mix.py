@@ -2,7 +2,7 @@
 
 `share` is the synthetic share of each epoch's samples (None: in proportion to their
 number, the poster's way); `until` is the share of the epochs that use them, after which
-training ends on real images only. Used by ml.train.TrainConfig, the experiment, the CLI and
+training ends on real images only. Used by ml.training.TrainConfig, the experiment, the CLI and
 the app's preferences, which must agree on the default. Measured (docs/synthetic.md): half of
 each epoch for the first two thirds beat mixing by number on every backbone tried, at 10 and
 at 40 labelled images.

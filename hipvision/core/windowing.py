@@ -49,9 +49,10 @@ def apply_window(pixels: np.ndarray, centre: float, width: float, *, invert: boo
     gain = 255.0 / width
     # convertScaleAbs saturates to 0..255 but takes |value|: clamp first on the side that
     # would go negative, so the absolute value never folds dark values back to bright.
+    # cv2.min/max take a scalar second operand at runtime; their stubs list only arrays.
     if invert:
-        return cv2.convertScaleAbs(cv2.min(arr, hi), alpha=-gain, beta=hi * gain)
-    return cv2.convertScaleAbs(cv2.max(arr, lo), alpha=gain, beta=-lo * gain)
+        return cv2.convertScaleAbs(cv2.min(arr, hi), alpha=-gain, beta=hi * gain)  # type: ignore[call-overload]
+    return cv2.convertScaleAbs(cv2.max(arr, lo), alpha=gain, beta=-lo * gain)  # type: ignore[call-overload]
 
 
 def default_window(radiograph) -> tuple[float, float]:

@@ -94,8 +94,8 @@ EXTRA_KEYS = (
     ("Right drag", "Window/level (horizontal: width, vertical: centre)"),
 )
 
-TOOLBAR = ("open", None, "prev", "next", None, "undo", "redo", "verify", "place", "circle", None, "fit", "hips", "invert", "wl",
-           None, "report")
+TOOLBAR = ("open", None, "prev", "next", None, "undo", "redo", "verify", "place", "circle", None, "fit", "hips",
+           "invert", "wl", None, "report")
 
 
 def build_actions(win: QMainWindow) -> dict[str, QAction]:

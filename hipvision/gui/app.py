@@ -61,9 +61,8 @@ def create_window(*, with_engine: bool = True):
     predictions), which the workstation's own tests use so that no model races their edits."""
     import pyqtgraph as pg
 
-    from hipvision.gui.main_window import MainWindow
-
     from hipvision.gui.engine_bridge import EngineBridge
+    from hipvision.gui.main_window import MainWindow
 
     pg.setConfigOptions(imageAxisOrder="row-major")
     window = MainWindow()

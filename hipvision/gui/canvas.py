@@ -11,23 +11,29 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
-import pyqtgraph as pg
-from hipvision.core.geometry import GeometryError, fit_circle
-from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
-from hipvision.core.landmarks import HipLandmarks, SideMapping
-from hipvision.gui.handles import HandleItem
-from hipvision.core.image_cache import LoadedImage
-from hipvision.core.image_pyramid import Crop
 from hipvision.annotation.landmark_edit import (
-    ALL_HANDLES, HandleKey, apply_circle_fit, handle_position, hips_box, move_handle, nudge_handle,
+    ALL_HANDLES,
+    HandleKey,
+    apply_circle_fit,
+    handle_position,
+    hips_box,
+    move_handle,
+    nudge_handle,
 )
 from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
+from hipvision.core.geometry import GeometryError, fit_circle
+from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
+from hipvision.core.image_cache import LoadedImage
+from hipvision.core.image_pyramid import Crop
+from hipvision.core.landmarks import HipLandmarks, SideMapping
+from hipvision.core.window_level import dragged_window, levels
+from hipvision.gui.handles import HandleItem
 from hipvision.gui.overlay_item import OverlayItem
 from hipvision.gui.view_box import RadiographViewBox
-from hipvision.core.window_level import dragged_window, levels
 
 _INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 CIRCLE_POINTS = 3

@@ -13,12 +13,13 @@ from __future__ import annotations
 import itertools
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from hipvision.core.jobs import CancelToken, Cancelled, EtaEstimator
+from hipvision.core.jobs import Cancelled, CancelToken, EtaEstimator
 
 log = logging.getLogger(__name__)
 

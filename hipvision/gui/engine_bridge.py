@@ -195,7 +195,7 @@ class EngineBridge(QObject):
                 self.window.show_status(f"Predicted by model {result.get('model_id')}")
         if job.kind == "generate":
             if result.get("generated"):
-                self.window._reload_list()  # new synthetic images in the training split
+                self.window.reload_image_list()  # new synthetic images in the training split
             self.window.show_status(result.get("summary") or f"{job.title}: done")
         if job.kind == "retrain":
             self.retrain_job_id = None

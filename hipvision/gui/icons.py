@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
@@ -27,7 +27,7 @@ STATUS_TOOLTIPS = {
 _GLYPHS = {"predicted": "M", "flagged": "?", "edited": "✎", "verified": "✓", "error": "!"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def status_icon(status: str, synthetic: bool = False, size: int = 32) -> QIcon:
     if status not in STATUS_COLOURS:
         raise ValueError(f"status must be one of {sorted(STATUS_COLOURS)}, got {status!r}")

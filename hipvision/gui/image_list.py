@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from hipvision.annotation.state import AnnotationState, row_summary
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GRADE_COLOURS, GradeThresholds, grade_hint
 from hipvision.core.landmarks import Side
 from hipvision.core.records import ImageRecord
-from hipvision.annotation.state import AnnotationState, row_summary
 from hipvision.gui.icons import STATUS_COLOURS, status_icon, status_tooltip
 
 # Each filter sees the record and the row's display status ('flagged' for a doubtful

@@ -18,20 +18,30 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QVBoxLayout,
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 import hipvision
+from hipvision.annotation.state import AnnotationState, StoredEdit
+from hipvision.core.image_cache import ImageCache
+from hipvision.core.image_facts import image_facts
 from hipvision.core.importer import import_folder
 from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
+from hipvision.core.window_level import preset_window
 from hipvision.gui.actions import build_actions
-from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.gui.canvas import Canvas
-from hipvision.core.image_cache import ImageCache
-from hipvision.core.image_facts import image_facts
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
 from hipvision.gui.outputs import OutputsMixin
@@ -39,7 +49,6 @@ from hipvision.gui.place_actions import PlaceMixin
 from hipvision.gui.place_tool import PlaceTool
 from hipvision.gui.review_banner import ReviewBanner, ReviewMixin
 from hipvision.gui.start_screen import StartScreen
-from hipvision.core.window_level import preset_window
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 
@@ -201,7 +210,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
                          f"{project.data_dir}" if project.fallback else None)
         self.setWindowTitle(f"HipVision — {project.root.name}")
         self._remember_recent(project.root)
-        self._reload_list()
+        self.reload_image_list()
         images = project.images()
         last = project.get_setting("gui.last_image")
         first = last if any(r.id == last for r in images) else (images[0].id if images else None)
@@ -233,10 +242,11 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
     def rescan(self) -> None:
         if self.project is not None:
             report = import_folder(self.project, mapping=self.settings.side_mapping())
-            self._reload_list()
+            self.reload_image_list()
             self.show_status(f"Rescanned: {report.summary()}")
 
-    def _reload_list(self) -> None:
+    def reload_image_list(self) -> None:
+        """Re-read the project's images into the list (after an import or a generation job)."""
         self.image_list.set_rows([self.workspace.state(r.id) for r in self.project.images()])
         if self.current_image_id is not None:
             self.image_list.select_id(self.current_image_id)
@@ -314,7 +324,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
             self.review_banner.show_concerns(state.assessment.summary() if state.kind == "flagged" else None)
             meta = self.canvas.loaded.radiograph.metadata
             self.panel.set_context(mapping=rec.mapping, spacing=rec.spacing, kind=state.kind, author=state.author,
-                                   note=self._confidence_note(state), facts=image_facts(rec, meta))
+                                   note=state.confidence_note, facts=image_facts(rec, meta))
             self.panel.show_landmarks(state.shown)
         if state is not None:
             self.image_list.update_row(state)
@@ -442,7 +452,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
         self.image_list.thresholds = self.thresholds
         self.panel.set_thresholds(self.thresholds)
         if self.project is not None:
-            self._reload_list()
+            self.reload_image_list()
             if self.current_image_id is not None:
                 self.on_annotation_changed(self.current_image_id)
 

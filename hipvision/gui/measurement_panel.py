@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
 from hipvision.core.landmarks import HipLandmarks, SideMapping
 from hipvision.core.units import distance_mm, length_mm
-from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
 
 _KIND_TEXT = {
     "unplaced": ("#ffd54f", "Unplaced — default positions, not a measurement. Drag the landmarks, "

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from hipvision.annotation.overlay_geometry import build_overlay
+from hipvision.annotation.state import load_state
 from hipvision.core.atomic import atomic_path
 from hipvision.core.exporter import export_project
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
 from hipvision.core.radiograph import Radiograph, load_radiograph
 from hipvision.core.store import Project
-from hipvision.annotation.state import load_state
-from hipvision.annotation.overlay_geometry import build_overlay
 from hipvision.gui.render import render_annotated
 from hipvision.gui.report_pdf import write_report
 

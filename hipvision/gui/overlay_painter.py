@@ -34,7 +34,7 @@ class OverlayStyle:
                 raise ValueError(f"OverlayStyle.{name} must be a positive number, got {v!r}")
 
     @classmethod
-    def for_output(cls, long_side_px: int) -> "OverlayStyle":
+    def for_output(cls, long_side_px: int) -> OverlayStyle:
         """Sizes for a rendered file: readable when the whole image is shown on a page or
         screen, i.e. proportional to the output size (a 13-px font on a 4,300-px render is
         invisible once scaled to fit)."""
@@ -43,7 +43,7 @@ class OverlayStyle:
 
 
     @classmethod
-    def for_print(cls, dpi: float) -> "OverlayStyle":
+    def for_print(cls, dpi: float) -> OverlayStyle:
         """Physical sizes on paper: 7.5-pt labels, 0.3-mm lines, whatever the resolution."""
         mm = dpi / 25.4
         return cls(line_px=max(1.0, 0.3 * mm), font_px=7.5 / 72 * dpi, marker_px=1.3 * mm, min_arc_px=3.5 * mm)
@@ -140,8 +140,11 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
     if kind in _UNCONFIRMED:
         marker_pen.setStyle(Qt.PenStyle.DashLine if kind == "flagged" else Qt.PenStyle.SolidLine)
     # Head centre: a cross. Rim: a diamond. Radius handle: a dot on the outline.
-    cross = lambda p: (painter.setPen(p), painter.drawLine(head + QPointF(-m, 0), head + QPointF(m, 0)),
-                       painter.drawLine(head + QPointF(0, -m), head + QPointF(0, m)))
+    def cross(p):
+        painter.setPen(p)
+        painter.drawLine(head + QPointF(-m, 0), head + QPointF(m, 0))
+        painter.drawLine(head + QPointF(0, -m), head + QPointF(0, m))
+
     _shadowed(painter, cross, marker_pen)
     diamond = QPolygonF([rim + QPointF(0, -m), rim + QPointF(m, 0), rim + QPointF(0, m), rim + QPointF(-m, 0)])
     _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPolygon(diamond)), marker_pen)

@@ -9,9 +9,8 @@ only forwards clicks and Esc while a tool is active.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-
 import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
 
 PLACE_CLICKS = 2
 

@@ -11,10 +11,10 @@ import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 
+from hipvision.annotation.overlay_geometry import Overlay
 from hipvision.core.imagefile import resize_area, target_size
 from hipvision.core.radiograph import Radiograph
 from hipvision.core.windowing import apply_window, default_window
-from hipvision.annotation.overlay_geometry import Overlay
 from hipvision.gui.overlay_painter import OverlayStyle, paint_overlay
 
 

@@ -12,20 +12,21 @@ from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen
 
 import hipvision
+from hipvision.annotation.landmark_edit import hips_box
+from hipvision.annotation.overlay_geometry import build_overlay
+from hipvision.annotation.state import load_state
 from hipvision.core.atomic import atomic_path
 from hipvision.core.grading import DEFAULT_THRESHOLDS, GradeThresholds
+from hipvision.core.image_facts import image_facts
 from hipvision.core.radiograph import Radiograph, RadiographError, load_radiograph
 from hipvision.core.store import Project
 from hipvision.core.units import distance_mm, length_mm
-from hipvision.annotation.state import load_state
-from hipvision.core.image_facts import image_facts
-from hipvision.annotation.overlay_geometry import build_overlay
-from hipvision.annotation.landmark_edit import hips_box
 from hipvision.gui.overlay_painter import OverlayStyle
 from hipvision.gui.render import ensure_gui_application, render_annotated
 
 DPI = 200
-DISCLAIMER = ("Grade hints follow the Norberg angle thresholds set in HipVision (normal ≥ {n:g}°, borderline ≥ {b:g}°). "
+DISCLAIMER = ("Grade hints follow the Norberg angle thresholds set in HipVision "
+              "(normal ≥ {n:g}°, borderline ≥ {b:g}°). "
               "BVA-style points: 0 at ≥ 105°, one per started 5° below, at most 6 (a fixed rule). They support "
               "the veterinarian's reading and are not a diagnosis.")
 WATERMARK = "UNREVIEWED — NOT A MEASUREMENT"

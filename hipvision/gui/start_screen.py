@@ -44,8 +44,11 @@ class StartScreen(QWidget):
         self.recent = QListWidget()
         self.recent.setMaximumWidth(520)
         self.recent.setMaximumHeight(180)
-        self.recent.itemActivated.connect(lambda item: self.open_recent_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
-        self.recent.itemClicked.connect(lambda item: self.open_recent_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        def open_item(item):
+            self.open_recent_requested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+        self.recent.itemActivated.connect(open_item)
+        self.recent.itemClicked.connect(open_item)
         note = QLabel("Grade hints support, and never replace, the veterinarian's reading.")
         note.setStyleSheet("color: #8a8a8a")
         lay = QVBoxLayout(self)

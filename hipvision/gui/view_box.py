@@ -7,9 +7,8 @@ vertical: centre) as in clinical viewers; a left click is reported in image coor
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
-
 import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
 
 
 class RadiographViewBox(pg.ViewBox):

@@ -13,12 +13,12 @@ import sqlite3
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
-from hipvision.core.store import Project, StoreError
 from hipvision.annotation.state import AnnotationState, StoredEdit, load_state
+from hipvision.core.store import Project, StoreError
 
 
 class EditCommand(QUndoCommand):
-    def __init__(self, workspace: "Workspace", image_id: int, before: StoredEdit, after: StoredEdit, text: str):
+    def __init__(self, workspace: Workspace, image_id: int, before: StoredEdit, after: StoredEdit, text: str):
         super().__init__(text)
         self.workspace, self.image_id, self.before, self.after = workspace, image_id, before, after
 

@@ -11,7 +11,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hipvision.core.jobs import check_cancel
@@ -27,7 +27,7 @@ _cache_lock = threading.Lock()
 MIN_TRAIN_IMAGES = 4
 
 
-def _predictor_for(project: Project, device: str = "auto"):
+def predictor_for(project: Project, device: str = "auto"):
     from hipvision.ml.predict import Predictor
 
     rec = project.active_model()
@@ -78,7 +78,7 @@ def predict_images(config: PredictJob, *, progress=None, cancel=None) -> dict:
     person edited or verified (the store checks that inside the write transaction)."""
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
-        predictor, model_id = _predictor_for(project, config.device)
+        predictor, model_id = predictor_for(project, config.device)
         if config.image_ids is None:
             recs = project.images(status=("new", "predicted"))
         else:
@@ -132,7 +132,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
     the images no person has annotated. A cancel or a failure leaves the project as it was:
     the new checkpoint is registered only after training finished."""
     from hipvision.ml.registry import register_model
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
@@ -141,7 +141,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             raise ValueError(f"only {n_train} edited or verified training images; label at least "
                              f"{config.min_train_images} before retraining")
         active = project.active_model()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         output = project.models_dir / f"model-{stamp}-{os.getpid()}.safetensors"
         kw = dict(config.extra)
         if config.warm_start and active is not None and Path(active.abs_file).is_file():
@@ -152,8 +152,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             kw["backbone"] = config.backbone
         if config.input_size:
             kw["input_size"] = config.input_size
-        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                                output=str(output), trained_on="project", pretrained=False,
+        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                                device=config.device, output=str(output), trained_on="project", pretrained=False,
                                 synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until, **kw)
         try:
             result = train_keypoints(train_cfg, project, progress=progress, cancel=cancel, metrics=metrics)
@@ -179,9 +179,9 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
 
 def _remove_checkpoint(weights: Path) -> None:
     from hipvision.ml.checkpoint import sidecar_path
-    from hipvision.ml.train import _state_path
+    from hipvision.ml.training import state_path
 
-    for p in (weights, sidecar_path(weights), _state_path(weights)):
+    for p in (weights, sidecar_path(weights), state_path(weights)):
         Path(p).unlink(missing_ok=True)
 
 
@@ -207,8 +207,8 @@ class GeneratorJob:
 
 
 def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
-    from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
     from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
+    from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
 
     train = DenoiserTrainConfig(resolution=config.resolution, epochs=config.epochs, seed=config.seed,
                                 device=config.device, **config.extra)

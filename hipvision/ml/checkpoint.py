@@ -10,16 +10,16 @@ points at missing weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
 import hipvision
 from hipvision.core.atomic import atomic_path, write_text_atomic
+from hipvision.core.hashing import file_sha256
 from hipvision.core.landmarks import LANDMARK_NAMES
 from hipvision.ml.model import KeypointNet, NetSpec
 from hipvision.ml.pipeline import PipelineOptions
@@ -58,14 +58,6 @@ def sidecar_path(weights: str | Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def state_tensors(bundle: ModelBundle, *, half: bool = False) -> dict[str, torch.Tensor]:
     out = {}
     for prefix, net in (("stage1.", bundle.stage1), ("stage2.", bundle.stage2)):
@@ -89,7 +81,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
     tensors = state_tensors(bundle, half=half)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
     meta = dict(bundle.meta)
     meta.update({
         "format": FORMAT,
@@ -106,7 +98,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "landmark_schema": LANDMARK_SCHEMA,
     })
     meta.setdefault("model_id", path.stem)
-    meta.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
 
@@ -124,7 +116,8 @@ def read_sidecar(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(side, f"sidecar is not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {found!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(side, f"format version {meta.get('format_version')!r} is not supported "
                                     f"(this hipvision reads version {FORMAT_VERSION}); update hipvision")
@@ -141,7 +134,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
 
     path = Path(path)
     meta = read_sidecar(path)
-    if verify and _sha256(path) != meta["weights_sha256"]:
+    if verify and file_sha256(path) != meta["weights_sha256"]:
         raise CheckpointError(path, "weights do not match their sidecar (corrupted, truncated or replaced file)")
     try:
         s1 = NetSpec.from_dict(meta["stage1"])
@@ -170,6 +163,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
             net.load_state_dict(sd, strict=True)
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
-            raise CheckpointError(path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
+            raise CheckpointError(
+                path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
         nets.append(net.to(device).eval())
     return ModelBundle(stage1=nets[0], stage2=nets[1], options=options, meta=meta)

@@ -172,7 +172,7 @@ class AugmentConfig:
     enabled: bool = True
 
     @classmethod
-    def off(cls) -> "AugmentConfig":
+    def off(cls) -> AugmentConfig:
         return cls(enabled=False)
 
 
@@ -183,7 +183,8 @@ def _photometric(img: np.ndarray, rng: np.random.Generator, a: AugmentConfig) ->
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=float(rng.uniform(0.3, 1.2)))
     g = math.exp(rng.uniform(-a.gamma, a.gamma))
     img = np.power(np.clip(img, 0.0, 1.0), g, dtype=np.float32)
-    img = img * np.float32(1.0 + rng.uniform(-a.contrast, a.contrast)) + np.float32(rng.uniform(-a.brightness, a.brightness))
+    gain = np.float32(1.0 + rng.uniform(-a.contrast, a.contrast))
+    img = img * gain + np.float32(rng.uniform(-a.brightness, a.brightness))
     sd = rng.uniform(0.0, a.noise)
     if sd > 0:
         img = img + rng.normal(0.0, sd, img.shape).astype(np.float32)

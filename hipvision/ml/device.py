@@ -6,7 +6,7 @@ import os
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from hipvision.core.settings import DEVICES
 
 
 def pick_device(preference: str = "auto") -> torch.device:

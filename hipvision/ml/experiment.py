@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -32,11 +33,11 @@ from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import check_cancel
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.diffusion.conditional import ConditionalConfig
-from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
+from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
 from hipvision.ml.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
-from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _contact_sheet(samples, path: Path, n: int = 8) -> None:
         k = 256 / max(img.shape[:2])
         img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         for side in (s.landmarks.left, s.landmarks.right):
-            cv2.circle(img, (round(side.head_x * k), round(side.head_y * k)), max(1, round(side.head_r * k)), (0, 0, 255), 1)
+            centre = (round(side.head_x * k), round(side.head_y * k))
+            cv2.circle(img, centre, max(1, round(side.head_r * k)), (0, 0, 255), 1)
             cv2.circle(img, (round(side.rim_x * k), round(side.rim_y * k)), 2, (0, 255, 0), -1)
         pad = np.zeros((256, 256, 3), np.uint8)
         pad[:img.shape[0], :img.shape[1]] = img
@@ -126,7 +128,7 @@ def _reusable(ck: Path, tc, samples) -> dict | None:
     (so a re-run after a crash or with other synthetic settings skips it), else None."""
     from hipvision.ml.checkpoint import CheckpointError, read_sidecar
     from hipvision.ml.data import data_summary
-    from hipvision.ml.train import LEGACY_DEFAULTS, TrainConfig
+    from hipvision.ml.training import LEGACY_DEFAULTS, TrainConfig
 
     try:
         meta = read_sidecar(ck)
@@ -201,18 +203,169 @@ def choose_more_real(project, chosen: set, n: int, seed: int) -> set:
     return {rest[i] for i in sorted(pick)}
 
 
+@dataclass
+class _Data:
+    """The images of one experiment: the chosen labelled ones, the extra real ones, the test sets."""
+
+    order: list  # (ImageRecord, HipLandmarks) of the chosen labelled images, in choice order
+    chosen: set[str]
+    extra: set[str]
+    base: list  # Samples: the chosen training images and the validation split
+    more: list  # Samples: the extra real training images
+    test: list
+    external: list
+
+    @property
+    def n_train(self) -> int:
+        return sum(s.split == "train" for s in self.base)
+
+
+def _choose_data(config: ExperimentConfig, project) -> _Data:
+    from hipvision.ml.data import samples_from_project
+
+    order = choose_labelled(project, config.labelled, config.seed)
+    chosen = {rec.path for rec, _ in order}
+    extra = choose_more_real(project, chosen, config.more_real, config.seed) if config.more_real else set()
+    real = samples_from_project(project, ("train", "val"), source="real")
+    test = samples_from_project(project, ("test",), source="real")
+    if not test:
+        raise ValueError(f"{project.root}: the test split has no labelled real images to measure on")
+    return _Data(order=order, chosen=chosen, extra=extra,
+                 base=[s for s in real if s.split == "val" or s.name in chosen],
+                 more=[s for s in real if s.split == "train" and s.name in extra], test=test,
+                 external=_external_samples(config.external_test) if config.external_test else [])
+
+
+@dataclass
+class _Arms:
+    """Trains and measures one arm (backbone x data) of the table."""
+
+    config: ExperimentConfig
+    data: _Data
+    out: Path
+    device: object
+    say: Callable
+    cancel: object
+
+    @property
+    def per_epoch(self) -> int:
+        return self.data.n_train + max(self.config.synthetic, self.config.more_real)
+
+    def train_config(self):
+        from hipvision.ml.training import TrainConfig
+
+        c = self.config
+        return TrainConfig(epochs=c.epochs, batch_size=c.batch_size, input_size=c.input_size, crop_size=c.crop_size,
+                           crop_factor=c.conditional.crop_radii, lr=c.lr, seed=c.seed, patience=0,
+                           min_samples_per_epoch=self.per_epoch, pretrained=c.pretrained, threads=c.threads,
+                           device=c.device, trained_on="experiment")
+
+    def __call__(self, backbone: str, which: str, samples, n_syn: int) -> ArmResult:
+        from hipvision.ml.evaluate import evaluate
+        from hipvision.ml.predict import Predictor
+        from hipvision.ml.training import train_keypoints
+
+        config = self.config
+        ck = self.out / "models" / f"{backbone}-{which}.safetensors"
+        tc = replace(self.train_config(), backbone=backbone, output=str(ck), name=ck.stem)
+        if which == "with":
+            tc = replace(tc, synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until)
+        t = time.perf_counter()
+        metrics = _reusable(ck, tc, samples)
+        if metrics is None:
+            res = train_keypoints(tc, samples, progress=self.say(f"{backbone} {ARM_LABELS[which]}"),
+                                  cancel=self.cancel)
+            metrics, epochs_run = res.metrics, res.epochs_run
+            write_text_atomic(_inputs_file(ck), json.dumps(sorted(s.name for s in samples)))
+        else:  # an earlier run of this experiment trained exactly this model on exactly these images
+            epochs_run = config.epochs
+        pred = Predictor.load(ck, device=self.device, threads=config.threads)
+        rep = evaluate(pred, self.data.test, splits=("test",), cancel=self.cancel)
+        per_epoch = self.per_epoch
+        steps = (per_epoch // min(config.batch_size, per_epoch)) * epochs_run  # as train_keypoints counts
+        external = self.data.external
+        ext = evaluate(pred, external, splits=(), cancel=self.cancel).by_split.get("all", {}) if external else {}
+        return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), metrics.get("val_na_mae"), steps,
+                         time.perf_counter() - t, str(ck), external=ext)
+
+
+def _gate(config: ExperimentConfig, first: ArmResult, device):
+    """The quality gate, judged by the first arm's model, or None when switched off."""
+    from hipvision.ml.diffusion.gate import Gate
+    from hipvision.ml.predict import Predictor
+
+    if not config.gate:
+        return None
+    gp = Predictor.load(first.checkpoint, device=device, threads=config.threads)
+    # Scale the limits to what the gate model's own validation error explains (2.5x its
+    # NA MAE): a model a few degrees off must not reject good images for its own mistakes,
+    # and an accurate one can hold the labels to its accuracy. Clamped to 0.5-3x the
+    # configured limits; the report states the limits used.
+    k = min(3.0, max(0.5, 2.5 * (first.val_na_mae or 0.0) / config.gate_config.max_na_deg))
+    gate_cfg = replace(config.gate_config, max_na_deg=config.gate_config.max_na_deg * k,
+                       max_point_radii=config.gate_config.max_point_radii * k)
+    return Gate(lambda im, mp: gp.predict(np.asarray(im, np.float32), mp), gate_cfg, model_id=gp.model_id)
+
+
+def _synthetic(config: ExperimentConfig, gen_dir: Path, imgs, data: _Data, gate, first: ArmResult, out: Path,
+               device, say, cancel, preview) -> tuple[list, int, dict, dict]:
+    """(accepted samples, generated count, gate rejection reasons, cache key): sampled from the conditional
+    generator through the gate, or read back from an earlier run with the same inputs."""
+    from hipvision.ml.diffusion.conditional import sample_conditional
+
+    accepted: list = []
+
+    def on_sample(s):
+        ok = gate is None or gate.labelled(s.image, s.mapping, s.landmarks).accepted
+        if ok:
+            accepted.append(s)
+        if preview is not None:
+            preview(s.image, s.caption() + ("" if ok else " — rejected"))
+
+    gen_meta = json.loads((gen_dir / "generator.json").read_text())
+    weights = sorted((gen_dir / gen_meta["weights"]).rglob("*.safetensors"))
+    key = {"generator": [weights_digest(w) for w in weights], "images": sorted(data.chosen),
+           "na_dist": config.na_dist, "seed": config.seed, "steps": config.sample_steps, "guidance": config.guidance,
+           "synthetic": config.synthetic,
+           "gate": None if gate is None else [weights_digest(Path(first.checkpoint)), asdict(gate.config)]}
+    cached = load_synthetic(out, key)
+    if cached is not None:
+        accepted, generated, reasons = cached
+    else:
+        # Over-generate when the gate rejects, up to 3x, so the arm gets the requested count.
+        seed, generated = config.seed * 100_003, 0
+        while len(accepted) < config.synthetic and generated < 3 * config.synthetic:
+            need = config.synthetic - len(accepted)
+            sample_conditional(gen_dir, imgs, need, dist=NADistribution.parse(config.na_dist), seed=seed,
+                               steps=config.sample_steps, guidance=config.guidance, device=device,
+                               progress=say("generating synthetic images"), cancel=cancel, on_sample=on_sample)
+            seed += need
+            generated += need
+        reasons = dict(gate.reasons) if gate is not None else {}
+        save_synthetic(out, key, accepted, generated, reasons)
+    return accepted, generated, reasons, key
+
+
+def _write_results(result: ExperimentResult, config: ExperimentConfig, data: _Data, out: Path, command: str) -> None:
+    md = write_text_atomic(out / "results.md", result.markdown(command))
+    cs = write_text_atomic(out / "results.csv", result.csv_text())
+    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    js = write_text_atomic(out / "experiment.json", json.dumps(
+        {"config": cfg, "command": command, "chosen_images": sorted(data.chosen),
+         "more_real_images": sorted(data.extra), "rows": result.rows,
+         "arms": [asdict(a) for a in result.arms], "gate_rejections": result.gate_rejections,
+         "seconds": result.seconds}, indent=2, default=str))
+    result.files = {"markdown": str(md), "csv": str(cs), "json": str(js)}
+
+
 def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=None, preview=None,
                    command: str = "") -> ExperimentResult:
     """Run the table on `project` (a Project or its folder)."""
     from hipvision.core.store import Project
-    from hipvision.ml.data import Sample, samples_from_project
-    from hipvision.ml.diffusion.conditional import sample_conditional, train_conditional
-    from hipvision.ml.diffusion.gate import Gate
+    from hipvision.ml.data import Sample
+    from hipvision.ml.device import pick_device
+    from hipvision.ml.diffusion.conditional import train_conditional
     from hipvision.ml.diffusion.sources import load_record
-    from hipvision.ml.diffusion.denoiser_training import pick_device
-    from hipvision.ml.evaluate import evaluate
-    from hipvision.ml.predict import Predictor
-    from hipvision.ml.train import TrainConfig, train_keypoints
 
     t0 = time.perf_counter()
     owned = isinstance(project, (str, Path))
@@ -228,22 +381,11 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         return inner
 
     try:
-        order = choose_labelled(project, config.labelled, config.seed)
-        chosen = {rec.path for rec, _ in order}
-        extra = choose_more_real(project, chosen, config.more_real, config.seed) if config.more_real else set()
-        real = samples_from_project(project, ("train", "val"), source="real")
-        base = [s for s in real if s.split == "val" or s.name in chosen]
-        more = [s for s in real if s.split == "train" and s.name in extra]
-        test = samples_from_project(project, ("test",), source="real")
-        if not test:
-            raise ValueError(f"{project.root}: the test split has no labelled real images to measure on")
-        external = _external_samples(config.external_test) if config.external_test else []
-        n_train = sum(s.split == "train" for s in base)
+        data = _choose_data(config, project)
         device = pick_device(config.device)
-
         # ---- the generator, trained on the chosen labelled images only
         cond_cfg = config.conditional
-        imgs = [load_record(rec, lm, cond_cfg.max_side) for rec, lm in order]
+        imgs = [load_record(rec, lm, cond_cfg.max_side) for rec, lm in data.order]
         if config.generator:
             gen_dir = Path(config.generator)
         else:
@@ -251,110 +393,34 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
             check_cancel(cancel)
             train_conditional(imgs, cond_cfg, replace(config.generator_train, seed=config.seed, device=config.device),
                               gen_dir, progress=say("training the conditional generator"), cancel=cancel)
-        per_epoch = n_train + max(config.synthetic, config.more_real)
-        base_tc = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, input_size=config.input_size,
-                              crop_size=config.crop_size, crop_factor=cond_cfg.crop_radii, lr=config.lr, seed=config.seed,
-                              patience=0, min_samples_per_epoch=per_epoch, pretrained=config.pretrained,
-                              threads=config.threads, device=config.device, trained_on="experiment")
-        arms: list[ArmResult] = []
-
-        def arm(backbone: str, which: str, samples, n_syn: int) -> ArmResult:
-            ck = out / "models" / f"{backbone}-{which}.safetensors"
-            tc = replace(base_tc, backbone=backbone, output=str(ck), name=ck.stem)
-            if which == "with":
-                tc = replace(tc, synthetic_share=config.synthetic_share, synthetic_until=config.synthetic_until)
-            t = time.perf_counter()
-            metrics = _reusable(ck, tc, samples)
-            if metrics is None:
-                res = train_keypoints(tc, samples, progress=say(f"{backbone} {ARM_LABELS[which]}"), cancel=cancel)
-                metrics, epochs_run = res.metrics, res.epochs_run
-                write_text_atomic(_inputs_file(ck), json.dumps(sorted(s.name for s in samples)))
-            else:  # an earlier run of this experiment trained exactly this model on exactly these images
-                epochs_run = config.epochs
-            pred = Predictor.load(ck, device=device, threads=config.threads)
-            rep = evaluate(pred, test, splits=("test",), cancel=cancel)
-            steps = (per_epoch // min(config.batch_size, per_epoch)) * epochs_run  # as train_keypoints counts
-            ext = evaluate(pred, external, splits=(), cancel=cancel).by_split.get("all", {}) if external else {}
-            return ArmResult(backbone, which, n_syn, rep.by_split.get("test", {}), metrics.get("val_na_mae"), steps,
-                             time.perf_counter() - t, str(ck), external=ext)
-
-        for bb in config.backbones:
-            arms.append(arm(bb, "without", base, 0))
-        for bb in config.backbones if more else ():
-            arms.append(arm(bb, "more_real", base + more, 0))
+        arm = _Arms(config, data, out, device, say, cancel)
+        arms = [arm(bb, "without", data.base, 0) for bb in config.backbones]
+        arms += [arm(bb, "more_real", data.base + data.more, 0) for bb in (config.backbones if data.more else ())]
 
         # ---- synthetic images (in memory; the project is not changed)
-        gate = None
-        if config.gate:
-            gp = Predictor.load(arms[0].checkpoint, device=device, threads=config.threads)
-            # Scale the limits to what the gate model's own validation error explains (2.5x its
-            # NA MAE): a model a few degrees off must not reject good images for its own mistakes,
-            # and an accurate one can hold the labels to its accuracy. Clamped to 0.5-3x the
-            # configured limits; the report states the limits used.
-            k = min(3.0, max(0.5, 2.5 * (arms[0].val_na_mae or 0.0) / config.gate_config.max_na_deg))
-            gate_cfg = replace(config.gate_config, max_na_deg=config.gate_config.max_na_deg * k,
-                               max_point_radii=config.gate_config.max_point_radii * k)
-            gate = Gate(lambda im, mp: gp.predict(np.asarray(im, np.float32), mp), gate_cfg, model_id=gp.model_id)
-        accepted = []
-
-        def on_sample(s):
-            ok = gate is None or gate.labelled(s.image, s.mapping, s.landmarks).accepted
-            if ok:
-                accepted.append(s)
-            if preview is not None:
-                preview(s.image, s.caption() + ("" if ok else " — rejected"))
-
-        gen_meta = json.loads((gen_dir / "generator.json").read_text())
-        weights = sorted((gen_dir / gen_meta["weights"]).rglob("*.safetensors"))
-        key = {"generator": [weights_digest(w) for w in weights], "images": sorted(chosen), "na_dist": config.na_dist,
-               "seed": config.seed, "steps": config.sample_steps, "guidance": config.guidance,
-               "synthetic": config.synthetic,
-               "gate": None if gate is None else [weights_digest(Path(arms[0].checkpoint)), asdict(gate.config)]}
-        cached = load_synthetic(out, key)
-        if cached is not None:
-            accepted, generated, reasons = cached
-        else:
-            # Over-generate when the gate rejects, up to 3x, so the arm gets the requested count.
-            seed, generated = config.seed * 100_003, 0
-            while len(accepted) < config.synthetic and generated < 3 * config.synthetic:
-                need = config.synthetic - len(accepted)
-                sample_conditional(gen_dir, imgs, need, dist=NADistribution.parse(config.na_dist), seed=seed,
-                                   steps=config.sample_steps, guidance=config.guidance, device=device,
-                                   progress=say("generating synthetic images"), cancel=cancel, on_sample=on_sample)
-                seed += need
-                generated += need
-            reasons = dict(gate.reasons) if gate is not None else {}
-            save_synthetic(out, key, accepted, generated, reasons)
+        gate = _gate(config, arms[0], device)
+        accepted, generated, reasons, key = _synthetic(config, gen_dir, imgs, data, gate, arms[0], out, device, say,
+                                                       cancel, preview)
         _contact_sheet(accepted, out / "synthetic_examples.png")
         # The names carry the key's digest, so a "with" model is reused only for the very same images.
         tag = key_digest(key)
         syn = [Sample(image=np.asarray(s.image, np.float32), landmarks=s.landmarks, mapping=s.mapping,
                       name=f"synthetic-{tag}-{s.seed}", split="train", source="synthetic") for s in accepted]
+        arms += [arm(bb, "with", data.base + syn, len(syn)) for bb in config.backbones]
 
-        for bb in config.backbones:
-            arms.append(arm(bb, "with", base + syn, len(syn)))
-
-        rows = make_rows(config.backbones, arms, n_train, len(syn), len(more))
-        meta = gen_meta
+        meta = json.loads((gen_dir / "generator.json").read_text())
         result = ExperimentResult(
-            rows=rows, arms=arms, labelled=n_train, synthetic_generated=generated, synthetic_accepted=len(syn),
+            rows=make_rows(config.backbones, arms, data.n_train, len(syn), len(data.more)), arms=arms,
+            labelled=data.n_train, synthetic_generated=generated, synthetic_accepted=len(syn),
             gate_rejections=reasons,
             generator=f"{gen_dir} ({meta.get('trained_steps')} steps, {meta.get('resolution')} px, "
                       f"{meta.get('framing')})",
             gate="off" if gate is None else (f"{gate.model_id}, NA within {gate.config.max_na_deg:.1f} deg, landmarks "
                                              f"within {gate.config.max_point_radii:.2f} head radii"),
-            test_images=len(test), seconds=time.perf_counter() - t0, more_real=len(more),
-            mix=_mix_text(config), external=(f"{config.external_test} ({len(external)} images, "
-                                             f"{2 * len(external)} hips)") if external else "")
-        md = write_text_atomic(out / "results.md", result.markdown(command))
-        cs = write_text_atomic(out / "results.csv", result.csv_text())
-        cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-        js = write_text_atomic(out / "experiment.json", json.dumps(
-            {"config": cfg, "command": command, "chosen_images": sorted(chosen), "more_real_images": sorted(extra),
-             "rows": rows,
-             "arms": [asdict(a) for a in arms], "gate_rejections": result.gate_rejections,
-             "seconds": result.seconds}, indent=2, default=str))
-        result.files = {"markdown": str(md), "csv": str(cs), "json": str(js)}
+            test_images=len(data.test), seconds=time.perf_counter() - t0, more_real=len(data.more),
+            mix=_mix_text(config), external=(f"{config.external_test} ({len(data.external)} images, "
+                                             f"{2 * len(data.external)} hips)") if data.external else "")
+        _write_results(result, config, data, out, command)
         return result
     finally:
         if owned:

@@ -68,12 +68,13 @@ class NetSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NetSpec":
+    def from_dict(cls, d: dict) -> NetSpec:
         return cls(**d)
 
 
 def _conv_bn(cin: int, cout: int, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
 
 
 class HeatmapHead(nn.Module):
@@ -98,7 +99,8 @@ class HeatmapHead(nn.Module):
 class RegressionHead(nn.Module):
     def __init__(self, channels: list[int], n_points: int, n_radii: int, width: int = 256):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(channels[-1], width), nn.ReLU(inplace=True), nn.Linear(width, 2 * n_points + n_radii))
+        self.mlp = nn.Sequential(nn.Linear(channels[-1], width), nn.ReLU(inplace=True),
+                                 nn.Linear(width, 2 * n_points + n_radii))
         self.n_points = n_points
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:

@@ -184,7 +184,7 @@ def zoom_affine(heads: np.ndarray, zoom_side: float, size: int, full_size) -> Af
     return crop_affine(float(mid[0]), float(mid[1]), side, size)
 
 
-def run_zoom(net: KeypointNet, sources: list, heads: np.ndarray, options: "PipelineOptions", device
+def run_zoom(net: KeypointNet, sources: list, heads: np.ndarray, options: PipelineOptions, device
              ) -> tuple[np.ndarray, np.ndarray]:
     """Stage 1 on the square around each source's two heads ((N, 2, 2) image-order centres)."""
     size = net.spec.input_size
@@ -254,7 +254,8 @@ def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list,
             for j, m in enumerate(maps):
                 i, h = owner[j]
                 p = m.inverse().apply(pts[j])
-                acc[i, h] += [p[0, 0], p[0, 1], _sane_radius(rad[j, 0] / m.scale, sources[i].full_size), p[1, 0], p[1, 1]]
+                radius = _sane_radius(rad[j, 0] / m.scale, sources[i].full_size)
+                acc[i, h] += [p[0, 0], p[0, 1], radius, p[1, 0], p[1, 1]]
                 if spr is not None:
                     acc_spread[i, h] += spr[j]
             new = acc / len(offsets)

@@ -41,11 +41,11 @@ class PlaceResult:
 
 
 def place_hips(config: PlaceJob, *, progress=None, cancel=None) -> PlaceResult:
-    from hipvision.ml.app_jobs import _predictor_for
+    from hipvision.ml.app_jobs import predictor_for
 
     with Project.open(config.project_dir, create=False) as project:
         rec = project.image(config.image_id)
-        predictor, model_id = _predictor_for(project, config.device)
+        predictor, model_id = predictor_for(project, config.device)
         pred = predictor.predict(rec.abs_path, rec.mapping, heads=np.asarray(config.heads, dtype=np.float64))
     if progress is not None:
         progress(1, 1, "placed")

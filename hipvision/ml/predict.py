@@ -44,10 +44,6 @@ class Prediction:
     image_size: tuple[int, int] = (0, 0)  # full (H, W)
     details: dict = field(default_factory=dict)  # raw signals behind the confidence, stage-1 estimate
 
-    @property
-    def any_low_confidence(self) -> bool:
-        return bool(self.low_confidence)
-
 
 def _confidence(raw: RawHips, has_heatmaps: bool) -> np.ndarray:
     """(2 hips, 2 points) in 0..1 from the spread (cells), refinement shift and flip gap (head radii)."""
@@ -88,7 +84,7 @@ class Predictor:
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kw) -> "Predictor":
+    def load(cls, path: str | os.PathLike, **kw) -> Predictor:
         path = Path(path)
         dev = kw.pop("device", None)
         device = pick_device(dev or "auto") if not isinstance(dev, torch.device) else dev
@@ -101,7 +97,7 @@ class Predictor:
         return default_model_dir() / DEFAULT_MODEL_NAME
 
     @classmethod
-    def default(cls, **kw) -> "Predictor":
+    def default(cls, **kw) -> Predictor:
         """The shipped model (trained on synthetic phantoms)."""
         p = cls.default_path()
         if not p.is_file():
@@ -109,13 +105,13 @@ class Predictor:
         return cls.load(p, **kw)
 
     @classmethod
-    def for_project(cls, project, **kw) -> "Predictor":
+    def for_project(cls, project, **kw) -> Predictor:
         """The project's active model, else the default one."""
         rec = project.active_model() if project is not None else None
         return cls.load(rec.abs_file, **kw) if rec is not None else cls.default(**kw)
 
     @classmethod
-    def resolve(cls, model: str | None, project=None, **kw) -> "Predictor":
+    def resolve(cls, model: str | None, project=None, **kw) -> Predictor:
         """What a user's `--model` means: None (the project's active model, else the default),
         'default', a .safetensors path, or a project model's id or name."""
         if model is None:
@@ -245,8 +241,9 @@ class Predictor:
         lm = mapping.from_image_order(sides[0], sides[1])
         conf_img = _confidence(raw, self.stage2 is not None and self.stage2.spec.head == "heatmap")
         confidence: dict[str, float] = {}
-        for h, image_side in enumerate(("image_left", "image_right")):
-            patient = mapping.patient_side_of_image_left().value if h == 0 else mapping.patient_side_of_image_left().other.value
+        left_patient = mapping.patient_side_of_image_left()
+        for h in range(2):
+            patient = left_patient.value if h == 0 else left_patient.other.value
             confidence[f"{patient}.head"] = round(float(conf_img[h, 0]), 4)
             confidence[f"{patient}.radius"] = round(float(conf_img[h, 0]), 4)
             confidence[f"{patient}.rim"] = round(float(conf_img[h, 1]), 4)

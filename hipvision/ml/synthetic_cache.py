@@ -73,5 +73,6 @@ def save_synthetic(folder: Path, key: dict, items, generated: int, reasons: dict
     write_text_atomic(folder / JSON, json.dumps({
         "key": normal_key(key), "generated": generated, "gate_rejections": reasons,
         "items": [{"landmarks": s.landmarks.to_dict(), "right_on_image_left": s.mapping.right_on_image_left,
-                   "seed": s.seed, "source": s.source, "target_na": {str(getattr(k, "value", k)): v for k, v in s.target_na.items()}}
+                   "seed": s.seed, "source": s.source,
+                   "target_na": {str(getattr(k, "value", k)): v for k, v in s.target_na.items()}}
                   for s in items]}, indent=1))

@@ -29,18 +29,18 @@ class Affine:
     f: float = 0.0
 
     @classmethod
-    def from_matrix(cls, m) -> "Affine":
+    def from_matrix(cls, m) -> Affine:
         m = np.asarray(m, dtype=np.float64).reshape(-1)
         return cls(*(float(v) for v in m[:6]))
 
     @classmethod
-    def scale_about_pixels(cls, sx: float, sy: float | None = None) -> "Affine":
+    def scale_about_pixels(cls, sx: float, sy: float | None = None) -> Affine:
         """The map of a resize by (sx, sy) in the pixel-centre convention."""
         sy = sx if sy is None else sy
         return cls(sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5)
 
     @classmethod
-    def translation(cls, tx: float, ty: float) -> "Affine":
+    def translation(cls, tx: float, ty: float) -> Affine:
         return cls(1.0, 0.0, tx, 0.0, 1.0, ty)
 
     @property
@@ -61,14 +61,14 @@ class Affine:
         x, y = p[..., 0], p[..., 1]
         return np.stack([self.a * x + self.b * y + self.c, self.d * x + self.e * y + self.f], axis=-1)
 
-    def inverse(self) -> "Affine":
+    def inverse(self) -> Affine:
         det = self.a * self.e - self.b * self.d
         if abs(det) < 1e-15:
             raise ValueError("singular affine map has no inverse")
         ia, ib, id_, ie = self.e / det, -self.b / det, -self.d / det, self.a / det
         return Affine(ia, ib, -(ia * self.c + ib * self.f), id_, ie, -(id_ * self.c + ie * self.f))
 
-    def then(self, other: "Affine") -> "Affine":
+    def then(self, other: Affine) -> Affine:
         """The map `other(self(x))`."""
         m = np.vstack([other.matrix, [0, 0, 1]]) @ np.vstack([self.matrix, [0, 0, 1]])
         return Affine.from_matrix(m[:2])

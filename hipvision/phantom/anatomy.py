@@ -90,11 +90,11 @@ class _Side:
 
     def __call__(self, pts) -> np.ndarray:
         p = np.asarray(pts, dtype=np.float64)
-        l, y = p[:, 0].copy(), p[:, 1]
-        l *= 1.0 + self.spread * np.clip(-y / 7.6, 0.0, 1.0) ** 2 * 2.0
+        lat, y = p[:, 0].copy(), p[:, 1]
+        lat *= 1.0 + self.spread * np.clip(-y / 7.6, 0.0, 1.0) ** 2 * 2.0
         # Roll moves the midline relative to the acetabula; the hip joints themselves stay put.
-        w = np.clip((TEMPLATE_GAP - 1.2 - l) / (TEMPLATE_GAP - 1.2), 0.0, 1.0)
-        x = self.sign * l * self.kl + self.roll * w
+        w = np.clip((TEMPLATE_GAP - 1.2 - lat) / (TEMPLATE_GAP - 1.2), 0.0, 1.0)
+        x = self.sign * lat * self.kl + self.roll * w
         return np.stack([x, y * np.where(np.abs(y) > 0.8, self.ky, 1.0 + (self.ky - 1.0) * np.abs(y) / 0.8)], axis=1)
 
 

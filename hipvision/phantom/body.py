@@ -69,8 +69,8 @@ def draw_thorax(mu: np.ndarray, frame: Frame, a: dict, b: dict, top_y: float, st
         cx = midline(yc)
         width = 0.7 * a["vertebra_width"]
         add_field(mu, frame, [(cx - width - 0.3, yc - length / 2), (cx + width + 0.3, yc + length / 2)], 0.1,
-                  lambda fx, fy, c=(cx, yc): dens * sdf_profile(
-                      rounded_box_sdf(fx, fy, c, (width, length / 2 - 0.1), 0.2), 0.3, 0.08, 1.0, 0.45, frame.scale))
+                  lambda fx, fy, c=(cx, yc), wd=width: dens * sdf_profile(
+                      rounded_box_sdf(fx, fy, c, (wd, length / 2 - 0.1), 0.2), 0.3, 0.08, 1.0, 0.45, frame.scale))
         # Caudal ribs are short and float; the cage is widest around T9-T10.
         reach = half * (0.55 + 0.45 * math.sin(math.pi * min((i + 2) / (THORACIC_COUNT + 1), 1.0)))
         sweep = b["rib_sweep"] * (1.0 + 0.5 * (i < 3))

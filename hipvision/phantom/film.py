@@ -66,8 +66,10 @@ def add_borders(img: np.ndarray, keep_box, f: dict, rng: np.random.Generator) ->
             band[outer] = 0.0
         if f["border_edge_dark"]:  # the film's own edge: a thin dark line where it meets the image
             t = max(1, width // 25)
-            edge = {"left": (slice(None), slice(width, width + t)), "right": (slice(None), slice(w - width - t, w - width)),
-                    "top": (slice(width, width + t), slice(None)), "bottom": (slice(h - width - t, h - width), slice(None))}
+            edge = {"left": (slice(None), slice(width, width + t)),
+                    "right": (slice(None), slice(w - width - t, w - width)),
+                    "top": (slice(width, width + t), slice(None)),
+                    "bottom": (slice(h - width - t, h - width), slice(None))}
             img[edge[name]] *= 0.3
     np.clip(img, 0.0, 1.0, out=img)
 

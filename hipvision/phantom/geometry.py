@@ -176,7 +176,7 @@ def build_hips(rng: np.random.Generator, na: dict, mapping: SideMapping, randomi
     flat_draw = {sign: rng.random() for sign, _, _ in sides}
     for attempt in range(60):
         params = {}
-        for sign, patient, target in sides:
+        for sign, _patient, target in sides:
             sev = min(max((104.0 - target) / 34.0, 0.0), 1.0)
             if attempt >= 40:  # fall back to a concentric head in a shallow cup (always solvable)
                 sublux, lift, socket = 0.0, 0.0, 1.1 * head_r[sign]

@@ -24,8 +24,8 @@ from hipvision.core.interchange import AnnotatedImage, InterchangeError, read_co
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.phantom.anatomy import draw_anatomy, sample_anatomy
 from hipvision.phantom.body import sample_body
-from hipvision.phantom.film import add_borders, add_labels, sample_film
 from hipvision.phantom.exposure import collimation_mask, expose, marker_mask, sample_exposure
+from hipvision.phantom.film import add_borders, add_labels, sample_film
 from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
 
 NA_LIMITS = (50.0, 140.0)  # what the geometry can build with a plausible acetabulum

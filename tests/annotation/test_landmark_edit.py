@@ -2,11 +2,17 @@ import math
 
 import pytest
 
+from hipvision.annotation.landmark_edit import (
+    ALL_HANDLES,
+    HandleKey,
+    apply_circle_fit,
+    default_landmarks,
+    handle_position,
+    move_handle,
+    nudge_handle,
+)
 from hipvision.core.geometry import fit_circle
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks, SideMapping
-from hipvision.annotation.landmark_edit import (
-    ALL_HANDLES, HandleKey, apply_circle_fit, default_landmarks, handle_position, move_handle, nudge_handle,
-)
 
 LM = HipLandmarks(left=SideLandmarks(300, 200, 30, 330, 170), right=SideLandmarks(100, 205, 28, 75, 172))
 

@@ -1,8 +1,8 @@
 import pytest
 
+from hipvision.annotation.overlay_geometry import build_overlay
 from hipvision.core.grading import GRADE_COLOURS, Grade, GradeThresholds, bva_points
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks, SideMapping
-from hipvision.annotation.overlay_geometry import build_overlay
 
 LM = HipLandmarks(left=SideLandmarks(300, 200, 30, 290, 170), right=SideLandmarks(100, 205, 28, 75, 172))
 

@@ -1,8 +1,8 @@
 import pytest
 
-from hipvision.core.landmarks import HipLandmarks, SideLandmarks
 from hipvision.annotation.landmark_edit import default_landmarks
 from hipvision.annotation.plausibility import LOW_CONFIDENCE, PlausibilityLimits, assess
+from hipvision.core.landmarks import HipLandmarks, SideLandmarks
 
 # A plausible pair: heads 200 px apart, radius 30 px, NA ~ 100-110°.
 GOOD = HipLandmarks(left=SideLandmarks(400, 300, 30, 420, 270), right=SideLandmarks(200, 300, 30, 180, 270))

@@ -19,7 +19,8 @@ def test_experiment_writes_the_table(tmp_path, capsys):
         test_names = {r.path for r in p.images(split="test")}
     out = tmp_path / "out"
     args = ["experiment", str(tmp_path / "p"), "--backbones", "test_resnet", "--out", str(out), "--synthetic", "3",
-            "--labelled", "5", "--more-real", "2", "--epochs", "1", "--input-size", "64", "--crop-size", "64", "--gen-resolution", "32",
+            "--labelled", "5", "--more-real", "2", "--epochs", "1", "--input-size", "64", "--crop-size", "64",
+            "--gen-resolution", "32",
             "--gen-size", "tiny", "--gen-steps", "2", "--sample-steps", "2", "--no-pretrained", "--no-gate",
             "--threads", "1"]
     assert main(args) == 0

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtGui import QImage
 
 from hipvision.cli import main
-from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
+from hipvision.phantom import PhantomConfig, generate_phantoms
 
 
 @pytest.fixture(autouse=True)

@@ -43,8 +43,8 @@ def test_predict_with_heads_refines_from_two_rough_clicks(tmp_path, capsys):
     """`predict IMAGE --heads X1,Y1,X2,Y2` (image-left head first), with the bundled model."""
     import math
 
-    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.interchange import read_coco
+    from hipvision.phantom import PhantomConfig, generate_phantoms
 
     generate_phantoms(tmp_path, 1, seed=8, config=PhantomConfig(size=512))
     item = read_coco(tmp_path / "annotations.json")[0]

@@ -7,8 +7,8 @@ import pytest
 
 from hipvision.cli import main
 from hipvision.core.interchange import read_coco, read_csv
-from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
+from hipvision.phantom import PhantomConfig, generate_phantoms
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 
+from hipvision.annotation.overlay_geometry import build_overlay
 from hipvision.cli import main
 from hipvision.core.grading import GRADE_COLOURS
-from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
-from hipvision.annotation.overlay_geometry import build_overlay
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import make_project
 
 

@@ -46,3 +46,26 @@ def test_train_mix_flags_reach_the_model(tmp_path, phantom_folder):
     assert main(["train", str(phantom_folder), *TINY_ARGS, "--out", str(out2)]) == 0  # the measured default
     tc = read_sidecar(out2)["train_config"]
     assert tc["synthetic_share"] == 0.5 and tc["synthetic_until"] == 0.67
+
+
+def test_every_train_config_field_has_a_flag_with_help():
+    import argparse
+    import dataclasses
+
+    from hipvision.commands import train as train_cmd
+    from hipvision.ml.training.config import TrainConfig
+
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers())
+    sub = parser._subparsers._group_actions[0].choices["train"]
+    by_dest = {a.dest: a for a in sub._actions}
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in by_dest and by_dest[f.name].help, f.name
+    args = parser.parse_args(["train", "x", "--out", "m.safetensors", "--workers", "2", "--half", "--no-amp",
+                              "--augment", "rotate_deg=2,enabled=0", "--train-splits", "train,val"])
+    kw = train_cmd.config_kwargs(args, TrainConfig)
+    kw["augment"] = train_cmd.augment_arg(kw["augment"])
+    cfg = TrainConfig(**kw)
+    assert cfg.output == "m.safetensors" and cfg.num_workers == 2 and cfg.save_half and not cfg.amp
+    assert cfg.augment.rotate_deg == 2.0 and not cfg.augment.enabled and cfg.train_splits == ("train", "val")
+    assert cfg.backbone == TrainConfig().backbone  # not given: the config's default

@@ -1,8 +1,8 @@
 import pytest
 
+from hipvision.core.demo_project import demo_dir, prepare_demo_project
 from hipvision.core.landmarks import HipLandmarks
 from hipvision.core.store import Project
-from hipvision.core.demo_project import demo_dir, prepare_demo_project
 
 
 def test_first_run_copies_and_imports_later_runs_keep_edits(phantom_folder, tmp_path):

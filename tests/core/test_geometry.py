@@ -43,7 +43,7 @@ def test_angle_invariant_to_rotation_translation_scale_and_mirror():
         rot = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
         s, t = rng.uniform(0.01, 50), rng.uniform(-1e4, 1e4, 2)
         mirror = np.diag([-1.0, 1.0]) if rng.random() < 0.5 else np.eye(2)
-        tr = lambda p: tuple(s * (mirror @ rot @ p) + t)  # noqa: E731
+        tr = lambda p: tuple(s * (mirror @ rot @ p) + t)  # noqa: E731, B023 (used in this iteration only)
         assert angle_at(tr(v), tr(a), tr(b)) == pytest.approx(base, abs=1e-9)
 
 

@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from hipvision.core.radiograph import RadiographError
 from hipvision.core.image_cache import ImageCache, load_image
+from hipvision.core.radiograph import RadiographError
 
 
 def test_get_caches_and_prefetch_decodes_in_the_background(tmp_path):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from hipvision.core.interchange import (
-    CSV_COLUMNS, AnnotatedImage, InterchangeError, read_coco, read_csv, write_coco, write_csv,
+    CSV_COLUMNS,
+    AnnotatedImage,
+    InterchangeError,
+    read_coco,
+    read_csv,
+    write_coco,
+    write_csv,
 )
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks, SideMapping
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from hipvision.core.jobs import CancelToken, Cancelled, EtaEstimator, check_cancel
+from hipvision.core.jobs import Cancelled, CancelToken, EtaEstimator, check_cancel
 
 
 def test_cancel_token_across_threads():

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from hipvision.core.grading import GradeThresholds, Grade, grade_hint
+from hipvision.core.grading import Grade, GradeThresholds, grade_hint
 from hipvision.core.landmarks import Side
 from hipvision.core.settings import (
     MAX_RECENT,

@@ -163,7 +163,8 @@ def test_killed_writer_loses_no_committed_edit(tmp_path):
         p = Project.open({str(tmp_path)!r})
         i = 0
         while True:
-            lm = HipLandmarks(left=SideLandmarks(700 + i, 500, 60, 760, 440), right=SideLandmarks(300, 500, 60, 240, 440))
+            lm = HipLandmarks(left=SideLandmarks(700 + i, 500, 60, 760, 440),
+                              right=SideLandmarks(300, 500, 60, 240, 440))
             p.save_annotation({image_id}, lm)
             print(i, flush=True)
             i += 1
@@ -187,7 +188,7 @@ def test_killed_writer_loses_no_committed_edit(tmp_path):
 def test_read_only_folder_falls_back_to_user_data_dir(tmp_path, monkeypatch):
     if os.geteuid() == 0:
         # root ignores permission bits; simulate the OS's answer instead.
-        monkeypatch.setattr("hipvision.core.store._folder_writable", lambda folder: False)
+        monkeypatch.setattr("hipvision.core.locations._folder_writable", lambda folder: False)
     folder = tmp_path / "ro"
     folder.mkdir()
     (folder / "a.png").write_bytes(b"x")

@@ -16,6 +16,7 @@ from tests.project_fixtures import (  # noqa: F401  (fixtures, found by name)
     project_dir,
 )
 
+
 def open_window(qtbot, folder: Path | None, size: tuple[int, int] | None = (1200, 800), *, with_engine=False):
     from hipvision.gui.app import create_window
 

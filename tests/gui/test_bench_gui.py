@@ -5,8 +5,8 @@ from hipvision.cli import main
 
 
 def test_bench_gui_smoke(qapp, tmp_path, capsys):
-    rc = main(["bench", "gui", "--size", "400", "--launches", "1", "--moves", "6", "--switches", "1", "--retrain-images", "0",
-               "--keep", str(tmp_path / "bench")])
+    rc = main(["bench", "gui", "--size", "400", "--launches", "1", "--moves", "6", "--switches", "1",
+               "--retrain-images", "0", "--keep", str(tmp_path / "bench")])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "torch imported: no" in out

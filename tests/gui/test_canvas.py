@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from hipvision.annotation.landmark_edit import HandleKey, default_landmarks
+from hipvision.core.image_cache import LoadedImage
+from hipvision.core.image_pyramid import ImagePyramid
 from hipvision.core.landmarks import SideMapping
 from hipvision.core.radiograph import Radiograph
 from hipvision.gui.canvas import Canvas
-from hipvision.core.image_cache import LoadedImage
-from hipvision.core.image_pyramid import ImagePyramid
-from hipvision.annotation.landmark_edit import HandleKey, default_landmarks
 
 
 @pytest.fixture

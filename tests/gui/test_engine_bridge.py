@@ -11,8 +11,8 @@ import pytest
 from hipvision.core.importer import import_folder
 from hipvision.core.interchange import read_coco, write_coco
 from hipvision.core.landmarks import SideLandmarks
-from hipvision.phantom import PhantomConfig, generate_phantoms
 from hipvision.core.store import Project
+from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import open_window
 
 TINY = dict(input_size=128, crop_size=64, channels=16, threads=2, min_samples_per_epoch=16)
@@ -24,7 +24,7 @@ def base_project(tmp_path_factory) -> Path:
     """14 phantoms; 4 without labels (status new); a tiny active model trained on the rest."""
     from hipvision.ml.predict import Predictor
     from hipvision.ml.registry import register_model
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     folder = tmp_path_factory.mktemp("engine_project")
     generate_phantoms(folder, N_IMAGES, seed=21, config=PhantomConfig(size=256))

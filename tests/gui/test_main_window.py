@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from hipvision.annotation.landmark_edit import HandleKey, handle_position
 from hipvision.core.interchange import read_coco, read_csv
 from hipvision.core.landmarks import Side
 from hipvision.core.store import Project
-from hipvision.annotation.landmark_edit import HandleKey, handle_position
 from tests.gui.conftest import drag, image_pos, make_project, open_window, viewport_pos
 
 RIGHT_HEAD = HandleKey(Side.RIGHT, "head")
@@ -202,14 +202,14 @@ def test_unreadable_file_is_listed_with_its_reason_and_app_keeps_working(qtbot, 
 
 def test_read_only_folder_opens_with_the_project_in_user_data_and_says_so(qtbot, tmp_path, phantom_folder,
                                                                          monkeypatch):
-    from hipvision.core import store
+    from hipvision.core import locations
 
     folder = tmp_path / "ro"
     folder.mkdir()
     for f in phantom_folder.glob("*.png"):
         (folder / f.name).write_bytes(f.read_bytes())
     # Tests run as root here, for whom every folder is writable: make the store see a read-only one.
-    monkeypatch.setattr(store, "_folder_writable", lambda path: False)
+    monkeypatch.setattr(locations, "_folder_writable", lambda path: False)
     win = open_window(qtbot, folder)
     assert win.project.fallback
     assert win.banner.isVisible() and "read-only" in win.banner.text()

@@ -13,7 +13,8 @@ def project(tmp_path):
         f = p.models_dir / f"m{i}.safetensors"
         f.write_bytes(b"x")
         p.add_model(name=f"m{i}", backbone="resnet18", file=f, activate=True, metrics={"val_na_mae": 3.0 - i},
-                    data_summary={"images": 12, "by_split": {"train": {"real": 8, "synthetic": 40}, "val": {"real": 4}}})
+                    data_summary={"images": 12,
+                                  "by_split": {"train": {"real": 8, "synthetic": 40}, "val": {"real": 4}}})
     yield p
     p.close()
 

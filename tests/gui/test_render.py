@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor
 
-from hipvision.core.landmarks import Side
-from hipvision.phantom import PhantomConfig, render_phantom
-from hipvision.core.radiograph import Radiograph
 from hipvision.annotation.overlay_geometry import SIDE_COLOURS, build_overlay
+from hipvision.core.landmarks import Side
+from hipvision.core.radiograph import Radiograph
 from hipvision.gui.render import render_annotated
+from hipvision.phantom import PhantomConfig, render_phantom
 
 
 def to_rgb(img) -> np.ndarray:

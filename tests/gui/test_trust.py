@@ -14,9 +14,10 @@ ZERO_CONF = {f"{s}.{p}": 0.0 for s in ("left", "right") for p in ("head", "radiu
 
 def failed_prediction(lm: HipLandmarks) -> HipLandmarks:
     """What a model did on a real radiograph: the left rim pulled towards the other head (NA ~15°)."""
-    l = lm.left
-    to_other = ((lm.right.head_x - l.head_x) * 0.3, (lm.right.head_y - l.head_y) * 0.3)
-    bad = SideLandmarks(l.head_x, l.head_y, l.head_r, l.head_x + to_other[0], l.head_y + to_other[1] - 0.1 * l.head_r)
+    lf = lm.left
+    to_other = ((lm.right.head_x - lf.head_x) * 0.3, (lm.right.head_y - lf.head_y) * 0.3)
+    bad = SideLandmarks(lf.head_x, lf.head_y, lf.head_r, lf.head_x + to_other[0],
+                        lf.head_y + to_other[1] - 0.1 * lf.head_r)
     return HipLandmarks(left=bad, right=lm.right)
 
 
@@ -44,7 +45,8 @@ def test_failed_prediction_is_flagged_everywhere_until_reviewed(qtbot, window):
     item = row(win, image_id)
     assert item.text(3) == "check" and "left NA" in item.toolTip(0)
     assert item.foreground(1).color().name() not in GRADE_COLOURS.values()
-    assert win.summary_text.text().startswith(f"{len(win.project.images())} images") and "1 doubtful" in win.summary_text.text()
+    summary = win.summary_text.text()
+    assert summary.startswith(f"{len(win.project.images())} images") and "1 doubtful" in summary
     win.image_list.filter.setCurrentText("Doubtful predictions")
     assert win.image_list.visible_ids() == [image_id]
     win.image_list.filter.setCurrentText("All images")

@@ -137,8 +137,8 @@ def test_jobs_pile_up_without_growing_the_window_and_finished_ones_clear(qtbot):
 
 
 def test_a_tiny_radius_handle_can_be_grabbed_without_moving_the_centre(qtbot, window):
-    from hipvision.core.landmarks import SideLandmarks
     from hipvision.annotation.landmark_edit import HandleKey
+    from hipvision.core.landmarks import SideLandmarks
 
     win, canvas = window, window.canvas
     image_id = win.current_image_id

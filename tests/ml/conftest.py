@@ -25,7 +25,7 @@ def phantom_samples(phantom_cases):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, phantom_samples):
     """A two-stage test_resnet model trained for 3 short epochs (seconds), saved to disk."""
-    from hipvision.ml.train import TrainConfig, train_keypoints
+    from hipvision.ml.training import TrainConfig, train_keypoints
 
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     cfg = TrainConfig(**TINY, epochs=3, batch_size=4, min_samples_per_epoch=24, lr=3e-3, output=str(out),

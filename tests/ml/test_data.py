@@ -8,7 +8,14 @@ import pytest
 
 from hipvision.core.landmarks import SideMapping
 from hipvision.ml.data import (
-    AugmentConfig, CacheSpec, KeypointDataset, Sample, cache_image, samples_from_coco, stage1_example, stage2_example,
+    AugmentConfig,
+    CacheSpec,
+    KeypointDataset,
+    Sample,
+    cache_image,
+    samples_from_coco,
+    stage1_example,
+    stage2_example,
 )
 from tests.ml.oracle import oracle_image
 

@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
-from hipvision.core.jobs import CancelToken, Cancelled
+from hipvision.core.jobs import Cancelled, CancelToken
 from hipvision.ml.checkpoint import read_sidecar
 from hipvision.ml.data import AugmentConfig
-from hipvision.ml.train import TrainConfig, train_keypoints
+from hipvision.ml.training import TrainConfig, train_keypoints
 from tests.ml.conftest import TINY
 
 
@@ -115,7 +115,7 @@ def test_trains_from_a_phantom_folder(tmp_path, phantom_folder):
 
 
 def test_epoch_plan_holds_the_synthetic_share_and_ends_on_real_images():
-    from hipvision.ml.train import epoch_plan
+    from hipvision.ml.training.samples import epoch_plan
 
     flags = [False] * 2 + [True] * 6  # 2 real, 6 synthetic
     assert epoch_plan(flags, 16, 0, 4, None, 1.0) is None  # default: plain cycle over all images
@@ -133,7 +133,7 @@ def test_epoch_plan_holds_the_synthetic_share_and_ends_on_real_images():
 
 
 def test_training_reads_synthetic_images_only_in_their_epochs(tmp_path, phantom_samples, monkeypatch):
-    import hipvision.ml.train as train_mod
+    import hipvision.ml.training.steps as train_mod
 
     real = [s for s in phantom_samples if s.split == "train"][:2]
     syn = [replace(s, name=f"syn-{i}", source="synthetic") for i, s in enumerate(phantom_samples[2:6])]
@@ -164,3 +164,10 @@ def test_training_reads_synthetic_images_only_in_their_epochs(tmp_path, phantom_
     assert read_sidecar(r.checkpoint)["train_config"]["synthetic_until"] == 0.5
     with pytest.raises(ValueError, match="synthetic_share"):
         TrainConfig(synthetic_share=1.5)
+
+
+def test_the_config_default_backbone_is_the_zoo_default():
+    from hipvision.ml.training.config import DEFAULT_BACKBONE
+    from hipvision.ml.zoo import DEFAULT_BACKBONE as ZOO_DEFAULT
+
+    assert DEFAULT_BACKBONE == ZOO_DEFAULT == TrainConfig().backbone

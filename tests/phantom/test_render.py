@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from hipvision.core.interchange import read_coco, read_csv
-from hipvision.core.landmarks import Side
+from hipvision.core.landmarks import Side, SideMapping
+from hipvision.core.radiograph import load_radiograph
 from hipvision.phantom import PhantomConfig, derived_seed, generate_phantoms, render_phantom
-from hipvision.core.landmarks import SideMapping
 from hipvision.phantom.anatomy import draw_head, sample_anatomy
 from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
-from hipvision.core.radiograph import load_radiograph
 
 SMALL = PhantomConfig(size=320)
 

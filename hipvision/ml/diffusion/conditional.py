@@ -23,7 +23,13 @@ import numpy as np
 from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.ml.diffusion.condition_maps import FRAMINGS, condition_maps, n_channels
 from hipvision.ml.diffusion.imaging import (
-    CROP_MAPPING, crop_landmarks, crop_unit, hip_crop_affine, letterbox_unit, map_landmarks, to_signed,
+    CROP_MAPPING,
+    crop_landmarks,
+    crop_unit,
+    hip_crop_affine,
+    letterbox_unit,
+    map_landmarks,
+    to_signed,
 )
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits, draw_pair_conditions
 from hipvision.ml.diffusion.sources import LabelledImage
@@ -157,8 +163,9 @@ def sample_conditional(gen_dir: Path, images: list[LabelledImage], n: int, *, di
     """n labelled synthetic radiographs. Image k uses seed + k (its crops seed*2 and seed*2+1);
     its landmark configuration comes from a training image with NAs drawn from `dist`."""
     from hipvision.core.windowing import apply_window, auto_window
+    from hipvision.ml.device import pick_device
+    from hipvision.ml.diffusion.denoiser_training import load_unet
     from hipvision.ml.diffusion.sampling import sample_images
-    from hipvision.ml.diffusion.denoiser_training import load_unet, pick_device
 
     device = device or pick_device("auto")
     unet, meta = load_unet(gen_dir, device)

@@ -34,8 +34,9 @@ def sample_ddpm(gen_dir: Path, *, seeds, scheduler: str = "ddpm", steps: int = 1
                 device=None, progress=None, cancel=None, on_image=None) -> np.ndarray:
     """uint8 (len(seeds), R, R). DDPM with 1000 steps is the poster's sampler; DDIM with 25-50
     steps is ~20-40x faster for a similar look."""
+    from hipvision.ml.device import pick_device
+    from hipvision.ml.diffusion.denoiser_training import load_unet
     from hipvision.ml.diffusion.sampling import sample_images
-    from hipvision.ml.diffusion.denoiser_training import load_unet, pick_device
 
     device = device or pick_device("auto")
     unet, meta = load_unet(gen_dir, device)

@@ -98,18 +98,6 @@ class TrainedGenerator:
     seconds: float
 
 
-def pick_device(name: str = "auto"):
-    import torch
-
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def autocast_dtype(device, precision: str):
     """Mixed-precision dtype for this device, or None for fp32 (CPU/MPS always fp32: slower
     or unsupported there)."""
@@ -170,34 +158,36 @@ def _save_dir_atomic(final: Path, write) -> None:
     os.replace(tmp, final)
 
 
-def train_denoiser(cfg: DenoiserTrainConfig, images: np.ndarray, conds: np.ndarray | None, out_dir: Path,
-                   meta: dict, *, progress=None, cancel=None) -> TrainedGenerator:
-    """Train a UNet2DModel to predict the noise of `images` (N, 1, R, R) in [-1, 1], with
-    `conds` (N, C, R, R) concatenated to the noisy input when given. `meta` is stored in
-    generator.json beside what the loop adds (steps, weights folder, scheduler config)."""
+@dataclass
+class DenoiserRun:
+    """A denoiser being trained: the network, its optimisation, and where it is saved."""
+
+    cfg: DenoiserTrainConfig
+    out_dir: Path
+    device: object
+    unet_kwargs: dict
+    unet: object
+    noise_sched: object
+    opt: object
+    lr_sched: object
+    ema: object | None
+    amp: object | None  # autocast dtype, None for fp32
+    scaler: object | None
+    start: int  # steps done before this call (resume)
+
+
+def build_denoiser(cfg: DenoiserTrainConfig, n_cond: int, out_dir: Path, total: int) -> DenoiserRun:
+    """The UNet (fresh, or from the latest checkpoint when resuming), AdamW, diffusers' LR
+    schedule and EMAModel."""
     import torch
     from diffusers import DDPMScheduler, UNet2DModel
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
 
-    t_start = time.perf_counter()
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[1] != 1 or images.shape[2:] != (cfg.resolution, cfg.resolution):
-        raise ValueError(f"training images: expected (N, 1, {cfg.resolution}, {cfg.resolution}), got {images.shape}")
-    if len(images) == 0:
-        raise ValueError("no training images")
-    n_cond = 0 if conds is None else conds.shape[1]
-    if conds is not None and (len(conds) != len(images) or conds.shape[2:] != images.shape[2:]):
-        raise ValueError(f"conditions {conds.shape} do not match images {images.shape}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
-    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    from hipvision.ml.device import pick_device
 
+    device = pick_device(cfg.device)
     unet_kwargs = unet_config(cfg.resolution, 1 + n_cond, 1, cfg.unet_size)
-    noise_sched = DDPMScheduler(**scheduler_config(cfg))
     resume_dir = _latest_checkpoint(out_dir) if cfg.resume else None
     start = 0
     if resume_dir is not None:
@@ -224,72 +214,73 @@ def train_denoiser(cfg: DenoiserTrainConfig, images: np.ndarray, conds: np.ndarr
         ema.to(device)
     amp = autocast_dtype(device, cfg.mixed_precision)
     scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
-    x_all = torch.from_numpy(images)
-    c_all = None if conds is None else torch.from_numpy(np.asarray(conds, dtype=np.float32))
+    return DenoiserRun(cfg, out_dir, device, unet_kwargs, unet, DDPMScheduler(**scheduler_config(cfg)), opt,
+                       lr_sched, ema, amp, scaler, start)
 
-    def save_checkpoint(step: int) -> None:
-        def write(d: Path) -> None:
-            unet.save_pretrained(d / "unet")
-            torch.save(opt.state_dict(), d / "optimizer.pt")
-            torch.save(lr_sched.state_dict(), d / "lr.pt")
-            if ema is not None:
-                torch.save(ema.state_dict(), d / "ema.pt")
-            (d / "state.json").write_text(json.dumps({"step": step, "unet_kwargs": unet_kwargs}))
 
-        _save_dir_atomic(out_dir / "checkpoints" / f"step-{step:08d}", write)
-        for old in sorted((out_dir / "checkpoints").glob("step-*"))[:-cfg.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+def save_denoiser_checkpoint(run: DenoiserRun, step: int) -> None:
+    """A resumable checkpoint (the newest `keep_checkpoints` are kept)."""
+    import torch
 
-    loss_ema, step = float("nan"), start
-    try:
-        while step < total:
-            check_cancel(cancel)
-            epoch, b = divmod(step, steps_per_epoch)
-            order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
-            idx = torch.from_numpy(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            x0 = x_all[idx]
-            if cfg.hflip:
-                flip = torch.rand(len(idx), generator=g) < 0.5
-                x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-            noise = torch.randn(x0.shape, generator=g)
-            t = torch.randint(0, cfg.num_train_timesteps, (len(idx),), generator=g)
-            x0, noise, t = x0.to(device), noise.to(device), t.to(device)
-            inp = noise_sched.add_noise(x0, noise, t)
-            if c_all is not None:
-                c = c_all[idx]
-                keep = (torch.rand(len(idx), generator=g) >= cfg.cond_drop).float()[:, None, None, None]
-                inp = torch.cat([inp, (c * keep).to(device)], dim=1)
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                pred = unet(inp, t).sample
-            loss = torch.nn.functional.mse_loss(pred.float(), noise)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-                opt.step()
-            lr_sched.step()
-            if ema is not None:
-                ema.step(unet.parameters())
-            step += 1
-            lv = float(loss.detach())
-            loss_ema = lv if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * lv
-            if progress is not None:
-                progress(step, total, f"epoch {epoch + 1}, loss {loss_ema:.4f}")
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-                save_checkpoint(step)
-    except Cancelled:
-        if step > start:
-            save_checkpoint(step)  # so that `resume` continues from here
-        raise
+    def write(d: Path) -> None:
+        run.unet.save_pretrained(d / "unet")
+        torch.save(run.opt.state_dict(), d / "optimizer.pt")
+        torch.save(run.lr_sched.state_dict(), d / "lr.pt")
+        if run.ema is not None:
+            torch.save(run.ema.state_dict(), d / "ema.pt")
+        (d / "state.json").write_text(json.dumps({"step": step, "unet_kwargs": run.unet_kwargs}))
 
-    save_checkpoint(step)
+    _save_dir_atomic(run.out_dir / "checkpoints" / f"step-{step:08d}", write)
+    for old in sorted((run.out_dir / "checkpoints").glob("step-*"))[:-run.cfg.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def denoiser_step(run: DenoiserRun, x_all, c_all, step: int, steps_per_epoch: int) -> float:
+    """One optimisation step; the batch, flips, noise and timesteps are seeded by the step, so a
+    resumed run sees what an uninterrupted one would. Returns the loss."""
+    import torch
+
+    cfg, device = run.cfg, run.device
+    epoch, b = divmod(step, steps_per_epoch)
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_all))
+    idx = torch.from_numpy(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    x0 = x_all[idx]
+    if cfg.hflip:
+        flip = torch.rand(len(idx), generator=g) < 0.5
+        x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, cfg.num_train_timesteps, (len(idx),), generator=g)
+    x0, noise, t = x0.to(device), noise.to(device), t.to(device)
+    inp = run.noise_sched.add_noise(x0, noise, t)
+    if c_all is not None:
+        c = c_all[idx]
+        keep = (torch.rand(len(idx), generator=g) >= cfg.cond_drop).float()[:, None, None, None]
+        inp = torch.cat([inp, (c * keep).to(device)], dim=1)
+    with torch.autocast(device.type, dtype=run.amp, enabled=run.amp is not None):
+        pred = run.unet(inp, t).sample
+    loss = torch.nn.functional.mse_loss(pred.float(), noise)
+    run.opt.zero_grad(set_to_none=True)
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.opt)
+        torch.nn.utils.clip_grad_norm_(run.unet.parameters(), 1.0)
+        run.scaler.step(run.opt)
+        run.scaler.update()
+    else:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(run.unet.parameters(), 1.0)
+        run.opt.step()
+    run.lr_sched.step()
+    if run.ema is not None:
+        run.ema.step(run.unet.parameters())
+    return float(loss.detach())
+
+
+def save_denoiser_weights(run: DenoiserRun, step: int, meta: dict, n_images: int, n_cond: int,
+                          loss_ema: float) -> None:
+    """The final weights (the EMA ones when kept) and generator.json; older weights go."""
+    cfg, unet, ema, out_dir = run.cfg, run.unet, run.ema, run.out_dir
     weights = f"weights-{step:08d}"
 
     def write_weights(d: Path) -> None:
@@ -304,11 +295,56 @@ def train_denoiser(cfg: DenoiserTrainConfig, images: np.ndarray, conds: np.ndarr
     full_meta = dict(meta)
     full_meta.update({
         "weights": weights, "trained_steps": step, "resolution": cfg.resolution, "condition_channels": n_cond,
-        "scheduler": scheduler_config(cfg), "train_config": asdict(cfg), "n_train_images": int(len(images)),
+        "scheduler": scheduler_config(cfg), "train_config": asdict(cfg), "n_train_images": int(n_images),
         "final_loss": None if math.isnan(loss_ema) else loss_ema,
     })
     write_text_atomic(out_dir / META_FILE, json.dumps(full_meta, indent=2, sort_keys=True))
     for old in out_dir.glob("weights-*"):
         if old.name != weights:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def train_denoiser(cfg: DenoiserTrainConfig, images: np.ndarray, conds: np.ndarray | None, out_dir: Path,
+                   meta: dict, *, progress=None, cancel=None) -> TrainedGenerator:
+    """Train a UNet2DModel to predict the noise of `images` (N, 1, R, R) in [-1, 1], with
+    `conds` (N, C, R, R) concatenated to the noisy input when given. `meta` is stored in
+    generator.json beside what the loop adds (steps, weights folder, scheduler config)."""
+    import torch
+
+    t_start = time.perf_counter()
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1] != 1 or images.shape[2:] != (cfg.resolution, cfg.resolution):
+        raise ValueError(f"training images: expected (N, 1, {cfg.resolution}, {cfg.resolution}), got {images.shape}")
+    if len(images) == 0:
+        raise ValueError("no training images")
+    n_cond = 0 if conds is None else conds.shape[1]
+    if conds is not None and (len(conds) != len(images) or conds.shape[2:] != images.shape[2:]):
+        raise ValueError(f"conditions {conds.shape} do not match images {images.shape}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    run = build_denoiser(cfg, n_cond, out_dir, total)
+    x_all = torch.from_numpy(images)
+    c_all = None if conds is None else torch.from_numpy(np.asarray(conds, dtype=np.float32))
+
+    loss_ema, step, start = float("nan"), run.start, run.start
+    try:
+        while step < total:
+            check_cancel(cancel)
+            lv = denoiser_step(run, x_all, c_all, step, steps_per_epoch)
+            step += 1
+            loss_ema = lv if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * lv
+            if progress is not None:
+                progress(step, total, f"epoch {(step - 1) // steps_per_epoch + 1}, loss {loss_ema:.4f}")
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+                save_denoiser_checkpoint(run, step)
+    except Cancelled:
+        if step > start:
+            save_denoiser_checkpoint(run, step)  # so that `resume` continues from here
+        raise
+
+    save_denoiser_checkpoint(run, step)
+    save_denoiser_weights(run, step, meta, len(images), n_cond, loss_ema)
     return TrainedGenerator(out_dir, step, start, loss_ema, time.perf_counter() - t_start)

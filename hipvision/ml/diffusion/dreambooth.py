@@ -25,7 +25,12 @@ import numpy as np
 
 from hipvision.core.atomic import write_text_atomic
 from hipvision.core.jobs import Cancelled, check_cancel
-from hipvision.ml.diffusion.denoiser_training import META_FILE, PRECISIONS, TrainedGenerator, autocast_dtype, pick_device
+from hipvision.ml.diffusion.denoiser_training import (
+    META_FILE,
+    PRECISIONS,
+    TrainedGenerator,
+    autocast_dtype,
+)
 
 BASE_MODEL_ENV = "HIPVISION_SD_MODEL"
 BASE_MODEL_SETTING = "dreambooth.base_model"
@@ -187,16 +192,150 @@ def _class_images(cfg: DreamBoothConfig, base: Path, out_dir: Path, device, prog
                      for f in files])
 
 
+@dataclass
+class LoraRun:
+    """A LoRA DreamBooth run: the base pipeline's parts, the adapter's optimisation, its folder."""
+
+    cfg: DreamBoothConfig
+    base: Path
+    out_dir: Path
+    device: object
+    tok: object
+    text: object
+    vae: object
+    unet: object
+    noise_sched: object
+    params: list
+    opt: object
+    lr_sched: object
+    start: int  # steps done before this call (resume)
+
+    @property
+    def ck_dir(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+
+def build_lora(cfg: DreamBoothConfig, base: Path, out_dir: Path, device) -> LoraRun:
+    """The base model's parts with a LoRA adapter on the UNet, AdamW and diffusers' schedule;
+    continued from the checkpoint when resuming."""
+    import torch
+    from diffusers.optimization import get_scheduler
+    from peft import LoraConfig, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    tok, text, vae, unet, noise_sched = _load_components(base, device)
+    unet.add_adapter(LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, init_lora_weights="gaussian",
+                                target_modules=LORA_TARGETS))
+    params = [p for p in unet.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-2)
+    lr_sched = get_scheduler("constant_with_warmup", opt, num_warmup_steps=cfg.warmup_steps,
+                             num_training_steps=cfg.max_steps)
+    run = LoraRun(cfg, base, out_dir, device, tok, text, vae, unet, noise_sched, params, opt, lr_sched, 0)
+    ck_dir = run.ck_dir
+    if cfg.resume and (ck_dir / "state.json").is_file():
+        state = json.loads((ck_dir / "state.json").read_text())
+        if state.get("base_model") != str(base) or state.get("rank") != cfg.rank:
+            raise ValueError(f"{ck_dir}: checkpoint is for another base model or rank; pass resume=False")
+        set_peft_model_state_dict(unet, load_file(ck_dir / "lora_peft.safetensors"))
+        opt.load_state_dict(torch.load(ck_dir / "optimizer.pt", map_location=device, weights_only=True))
+        lr_sched.load_state_dict(torch.load(ck_dir / "lr.pt", weights_only=True))
+        run.start = int(state["step"])
+    return run
+
+
+def save_lora_checkpoint(run: LoraRun, step: int) -> None:
+    """The resumable state (adapter, optimizer, schedule, step), replaced whole."""
+    import torch
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    tmp = run.out_dir / ".checkpoints.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(run.unet).items()},
+              tmp / "lora_peft.safetensors")
+    torch.save(run.opt.state_dict(), tmp / "optimizer.pt")
+    torch.save(run.lr_sched.state_dict(), tmp / "lr.pt")
+    (tmp / "state.json").write_text(json.dumps({"step": step, "base_model": str(run.base), "rank": run.cfg.rank}))
+    shutil.rmtree(run.ck_dir, ignore_errors=True)
+    os.replace(tmp, run.ck_dir)
+
+
+def lora_step(run: LoraRun, x_inst, x_cls, step: int) -> float:
+    """One optimisation step, seeded by the step (a resumed run sees what an uninterrupted one
+    would); with class images, the prior-preservation loss is added. Returns the loss."""
+    import torch
+
+    cfg, device, noise_sched = run.cfg, run.device, run.noise_sched
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    idx = torch.randint(0, len(x_inst), (cfg.batch_size,), generator=g)
+    x = x_inst[idx]
+    prompts = [cfg.instance_prompt]
+    if x_cls is not None:
+        x = torch.cat([x, x_cls[torch.randint(0, len(x_cls), (cfg.batch_size,), generator=g)]])
+        prompts.append(cfg.class_prompt)
+    with torch.no_grad():
+        lat = run.vae.encode(x.to(device)).latent_dist.sample(generator=g) * run.vae.config.scaling_factor
+    noise = torch.randn(lat.shape, generator=g).to(device)
+    t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(lat),), generator=g).to(device)
+    noisy = noise_sched.add_noise(lat, noise, t)
+    ehs = torch.cat([_embed(run, p, cfg.batch_size) for p in prompts])
+    amp = autocast_dtype(device, cfg.mixed_precision)
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        pred = run.unet(noisy, t, ehs).sample.float()
+    epsilon = noise_sched.config.prediction_type == "epsilon"
+    target = noise if epsilon else noise_sched.get_velocity(lat, noise, t)
+    mse = torch.nn.functional.mse_loss
+    if x_cls is not None:
+        p_i, p_c = pred.chunk(2)
+        t_i, t_c = target.chunk(2)
+        loss = mse(p_i, t_i) + cfg.prior_loss_weight * mse(p_c, t_c)
+    else:
+        loss = mse(pred, target)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.params, 1.0)
+    run.opt.step()
+    run.lr_sched.step()
+    return float(loss.detach())
+
+
+def _embed(run: LoraRun, prompt: str, n: int):
+    import torch
+
+    ids = run.tok([prompt], padding="max_length", max_length=run.tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids.to(run.device)
+    with torch.no_grad():
+        return run.text(ids)[0].expand(n, -1, -1)
+
+
+def save_lora_weights(run: LoraRun, step: int, meta: dict | None, n_images: int, loss_ema: float) -> None:
+    """The adapter in diffusers' LoRA format (lora/) and generator.json."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    cfg, out_dir = run.cfg, run.out_dir
+    lora = convert_state_dict_to_diffusers(get_peft_model_state_dict(run.unet))
+    tmp = out_dir / ".lora.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=lora, safe_serialization=True)
+    shutil.rmtree(out_dir / "lora", ignore_errors=True)
+    os.replace(tmp, out_dir / "lora")
+    full = dict(meta or {})
+    full.update({"method": "dreambooth", "base_model": str(run.base), "weights": "lora", "trained_steps": step,
+                 "resolution": cfg.resolution, "instance_prompt": cfg.instance_prompt,
+                 "train_config": asdict(cfg), "n_train_images": int(n_images),
+                 "final_loss": None if math.isnan(loss_ema) else loss_ema})
+    write_text_atomic(out_dir / META_FILE, json.dumps(full, indent=2, sort_keys=True))
+
+
 def train_dreambooth(cfg: DreamBoothConfig, base_model: Path, instance_images: np.ndarray, out_dir: Path,
                      meta: dict | None = None, *, progress=None, cancel=None) -> TrainedGenerator:
     """LoRA DreamBooth on `instance_images` ([0, 1] gray, (N, R, R) at cfg.resolution)."""
     import torch
-    from diffusers import StableDiffusionPipeline
-    from diffusers.optimization import get_scheduler
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig, set_peft_model_state_dict
-    from peft.utils import get_peft_model_state_dict
-    from safetensors.torch import load_file
+
+    from hipvision.ml.device import pick_device
 
     t0 = time.perf_counter()
     base = resolve_base_model(base_model)
@@ -208,107 +347,27 @@ def train_dreambooth(cfg: DreamBoothConfig, base_model: Path, instance_images: n
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     cls = _class_images(cfg, base, out_dir, device, progress, cancel) if cfg.prior_preservation else None
-    tok, text, vae, unet, noise_sched = _load_components(base, device)
-    unet.add_adapter(LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, init_lora_weights="gaussian",
-                                target_modules=LORA_TARGETS))
-    params = [p for p in unet.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-2)
-    lr_sched = get_scheduler("constant_with_warmup", opt, num_warmup_steps=cfg.warmup_steps,
-                             num_training_steps=cfg.max_steps)
-    start = 0
-    ck_dir = out_dir / "checkpoints"
-    if cfg.resume and (ck_dir / "state.json").is_file():
-        state = json.loads((ck_dir / "state.json").read_text())
-        if state.get("base_model") != str(base) or state.get("rank") != cfg.rank:
-            raise ValueError(f"{ck_dir}: checkpoint is for another base model or rank; pass resume=False")
-        set_peft_model_state_dict(unet, load_file(ck_dir / "lora_peft.safetensors"))
-        opt.load_state_dict(torch.load(ck_dir / "optimizer.pt", map_location=device, weights_only=True))
-        lr_sched.load_state_dict(torch.load(ck_dir / "lr.pt", weights_only=True))
-        start = int(state["step"])
-
-    def embed(prompt: str, n: int):
-        ids = tok([prompt], padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids.to(device)
-        with torch.no_grad():
-            return text(ids)[0].expand(n, -1, -1)
-
+    run = build_lora(cfg, base, out_dir, device)
     x_inst, x_cls = _rgb_batch(inst), (None if cls is None else _rgb_batch(cls))
-    amp = autocast_dtype(device, cfg.mixed_precision)
-    scale = vae.config.scaling_factor
-
-    def latents(x, g):
-        with torch.no_grad():
-            return vae.encode(x.to(device)).latent_dist.sample(generator=g) * scale
-
-    def save_checkpoint(step: int) -> None:
-        from safetensors.torch import save_file
-
-        tmp = out_dir / ".checkpoints.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()},
-                  tmp / "lora_peft.safetensors")
-        torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        torch.save(lr_sched.state_dict(), tmp / "lr.pt")
-        (tmp / "state.json").write_text(json.dumps({"step": step, "base_model": str(base), "rank": cfg.rank}))
-        shutil.rmtree(ck_dir, ignore_errors=True)
-        os.replace(tmp, ck_dir)
-
-    unet.train()
+    run.unet.train()
+    start = run.start
     step, loss_ema = start, float("nan")
     try:
         while step < cfg.max_steps:
             check_cancel(cancel)
-            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            idx = torch.randint(0, len(x_inst), (cfg.batch_size,), generator=g)
-            x = x_inst[idx]
-            prompts = [cfg.instance_prompt]
-            if x_cls is not None:
-                x = torch.cat([x, x_cls[torch.randint(0, len(x_cls), (cfg.batch_size,), generator=g)]])
-                prompts.append(cfg.class_prompt)
-            lat = latents(x, g)
-            noise = torch.randn(lat.shape, generator=g).to(device)
-            t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(lat),), generator=g).to(device)
-            noisy = noise_sched.add_noise(lat, noise, t)
-            ehs = torch.cat([embed(p, cfg.batch_size) for p in prompts])
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                pred = unet(noisy, t, ehs).sample.float()
-            target = noise if noise_sched.config.prediction_type == "epsilon" else noise_sched.get_velocity(lat, noise, t)
-            if x_cls is not None:
-                p_i, p_c = pred.chunk(2)
-                t_i, t_c = target.chunk(2)
-                loss = torch.nn.functional.mse_loss(p_i, t_i) + cfg.prior_loss_weight * torch.nn.functional.mse_loss(p_c, t_c)
-            else:
-                loss = torch.nn.functional.mse_loss(pred, target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            lr_sched.step()
+            lv = lora_step(run, x_inst, x_cls, step)
             step += 1
-            lv = float(loss.detach())
             loss_ema = lv if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * lv
             if progress is not None:
                 progress(step, cfg.max_steps, f"LoRA step {step}, loss {loss_ema:.4f}")
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
-                save_checkpoint(step)
+                save_lora_checkpoint(run, step)
     except Cancelled:
         if step > start:
-            save_checkpoint(step)
+            save_lora_checkpoint(run, step)
         raise
-    save_checkpoint(step)
-    lora = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    tmp = out_dir / ".lora.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=lora, safe_serialization=True)
-    shutil.rmtree(out_dir / "lora", ignore_errors=True)
-    os.replace(tmp, out_dir / "lora")
-    full = dict(meta or {})
-    full.update({"method": "dreambooth", "base_model": str(base), "weights": "lora", "trained_steps": step,
-                 "resolution": cfg.resolution, "instance_prompt": cfg.instance_prompt,
-                 "train_config": asdict(cfg), "n_train_images": int(len(inst)),
-                 "final_loss": None if math.isnan(loss_ema) else loss_ema})
-    write_text_atomic(out_dir / META_FILE, json.dumps(full, indent=2, sort_keys=True))
+    save_lora_checkpoint(run, step)
+    save_lora_weights(run, step, meta, len(inst), loss_ema)
     return TrainedGenerator(out_dir, step, start, loss_ema, time.perf_counter() - t0)
 
 
@@ -320,6 +379,7 @@ def sample_dreambooth(gen_dir: Path, *, seeds, out_resolution: int, steps: int =
     import torch
     from diffusers import DDIMScheduler, DDPMScheduler
 
+    from hipvision.ml.device import pick_device
     from hipvision.ml.diffusion.denoiser_training import read_meta
 
     meta = read_meta(gen_dir)

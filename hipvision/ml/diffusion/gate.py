@@ -68,7 +68,8 @@ def check_labelled(prediction, condition: HipLandmarks, cfg: GateConfig) -> Gate
     d = disagreement(prediction.landmarks, condition)
     reason, kind = "", ""
     if d["points_radii"] > cfg.max_point_radii:
-        reason, kind = f"landmarks off by {d['points_radii']:.2f} head radii (limit {cfg.max_point_radii:g})", "landmarks"
+        reason = f"landmarks off by {d['points_radii']:.2f} head radii (limit {cfg.max_point_radii:g})"
+        kind = "landmarks"
     elif d["na_deg"] > cfg.max_na_deg:
         reason, kind = f"NA off by {d['na_deg']:.1f} deg (limit {cfg.max_na_deg:g})", "na"
     return GateDecision(not reason, d["na_deg"], reason, kind, prediction.landmarks, dict(prediction.confidence or {}))

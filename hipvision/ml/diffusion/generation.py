@@ -20,12 +20,12 @@ import numpy as np
 
 from hipvision.core.jobs import check_cancel
 from hipvision.ml.diffusion.conditional import ConditionalConfig
+from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, read_meta
 from hipvision.ml.diffusion.dreambooth import DreamBoothConfig
 from hipvision.ml.diffusion.gate import Gate, GateConfig
 from hipvision.ml.diffusion.imaging import letterbox_unit
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
 from hipvision.ml.diffusion.sampling import SCHEDULERS
-from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig, read_meta
 
 METHODS = ("ddpm", "dreambooth", "conditional")
 DEFAULT_GUIDANCE = {"ddpm": 1.0, "conditional": 2.0, "dreambooth": 5.0}
@@ -160,15 +160,40 @@ def _generator_label(project, gen_dir: Path, meta: dict) -> str:
     return f"{rel}/{meta.get('weights', '')} ({meta.get('trained_steps', '?')} steps)"
 
 
+def _sample_unlabelled(config: GenerateConfig, gen_dir: Path, meta: dict, seeds: list[int], guidance, gate,
+                       device, accept, progress, cancel) -> None:
+    """DDPM or DreamBooth images; each gets the gate model's pre-label (the review queue)."""
+    from hipvision.core.landmarks import SideMapping
+    from hipvision.ml.diffusion import ddpm, dreambooth
+
+    mapping = SideMapping()
+
+    def on_image(i, img):
+        check_cancel(cancel)
+        d = gate.unlabelled(img, mapping) if gate is not None else None
+        accept(img, mapping, seeds[i], None if d is None else d.landmarks, None, d,
+               f"model:{gate.model_id}" if gate is not None else None, f"seed {seeds[i]}")
+
+    if config.method == "ddpm":
+        ddpm.sample_ddpm(gen_dir, seeds=seeds, scheduler=config.scheduler, steps=config.steps,
+                         batch_size=config.batch_size, device=device, progress=progress, cancel=cancel,
+                         on_image=on_image)
+    else:
+        out_res = config.resolution or int(meta["resolution"])
+        dreambooth.sample_dreambooth(gen_dir, seeds=seeds, out_resolution=out_res, steps=config.steps,
+                                     scheduler=config.scheduler, guidance=guidance, prompt=config.prompt,
+                                     device=device, progress=progress, cancel=cancel, on_image=on_image)
+
+
 def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None, preview=None, gate: Gate | None = None,
                           store: bool = True) -> GenerateReport:
     """Generate `config.n` images, pass each through the gate, add the accepted ones to the
     project (synthetic, training split). With store=False nothing is written (previews only)."""
-    from hipvision.ml.diffusion import conditional, ddpm, dreambooth
+    from hipvision.ml.device import pick_device
+    from hipvision.ml.diffusion import conditional
     from hipvision.ml.diffusion.gate import gate_for_project
     from hipvision.ml.diffusion.into_project import run_tag, save_generated
     from hipvision.ml.diffusion.sources import real_training_images
-    from hipvision.ml.diffusion.denoiser_training import pick_device
 
     t0 = time.perf_counter()
     project, owned = _open(config.project)
@@ -184,7 +209,8 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
             gate = gate_for_project(project, config.gate, device=device)
         rejected0, reasons0 = (gate.rejected, Counter(gate.reasons)) if gate is not None else (0, Counter())
         label = _generator_label(project, gen_dir, meta)
-        report = GenerateReport(m, label, config.n, gate_model=gate.model_id if gate is not None and gate.config.enabled else "")
+        gate_model = gate.model_id if gate is not None and gate.config.enabled else ""
+        report = GenerateReport(m, label, config.n, gate_model=gate_model)
         tag = run_tag()
         guidance = DEFAULT_GUIDANCE[m] if config.guidance is None else config.guidance
         seeds = [config.seed + k for k in range(config.n)]
@@ -220,25 +246,7 @@ def generate_into_project(config: GenerateConfig, *, progress=None, cancel=None,
                 scheduler=config.scheduler, steps=config.steps, guidance=guidance, batch_size=config.batch_size,
                 limits=config.limits, device=device, progress=progress, cancel=cancel, on_sample=on_sample)
         else:
-            from hipvision.core.landmarks import SideMapping
-
-            mapping = SideMapping()
-
-            def on_image(i, img):
-                check_cancel(cancel)
-                d = gate.unlabelled(img, mapping) if gate is not None else None
-                accept(img, mapping, seeds[i], None if d is None else d.landmarks, None, d,
-                       f"model:{gate.model_id}" if gate is not None else None, f"seed {seeds[i]}")
-
-            if m == "ddpm":
-                ddpm.sample_ddpm(gen_dir, seeds=seeds, scheduler=config.scheduler, steps=config.steps,
-                                 batch_size=config.batch_size, device=device, progress=progress, cancel=cancel,
-                                 on_image=on_image)
-            else:
-                out_res = config.resolution or int(meta["resolution"])
-                dreambooth.sample_dreambooth(gen_dir, seeds=seeds, out_resolution=out_res, steps=config.steps,
-                                             scheduler=config.scheduler, guidance=guidance, prompt=config.prompt,
-                                             device=device, progress=progress, cancel=cancel, on_image=on_image)
+            _sample_unlabelled(config, gen_dir, meta, seeds, guidance, gate, device, accept, progress, cancel)
         if gate is not None:
             report.rejected = gate.rejected - rejected0
             report.reasons = {k: v for k, v in (gate.reasons - reasons0).items() if v}

@@ -56,7 +56,9 @@ def crop_landmarks(t: Affine, lm: HipLandmarks, mapping: SideMapping, image_side
     other hip (usually outside the crop) the other side, so its NA stays computable."""
     vis = visible_side(mapping, image_side)
     crop_hip, other = map_side(t, lm.side(vis)), map_side(t, lm.side(vis.other))
-    return HipLandmarks(left=crop_hip, right=other) if CROP_SIDE is Side.LEFT else HipLandmarks(left=other, right=crop_hip)
+    if CROP_SIDE is Side.LEFT:
+        return HipLandmarks(left=crop_hip, right=other)
+    return HipLandmarks(left=other, right=crop_hip)
 
 
 def crop_unit(pixels: np.ndarray, t: Affine, out_px: int) -> np.ndarray:
@@ -83,10 +85,6 @@ def to_signed(unit: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = a[None]
     return (a * 2.0 - 1.0)[:, None]
-
-
-def u8_to_signed(images_u8: np.ndarray) -> np.ndarray:
-    return to_signed(np.asarray(images_u8, dtype=np.float32) / 255.0)
 
 
 def from_signed(x) -> np.ndarray:

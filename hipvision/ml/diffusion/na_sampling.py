@@ -47,7 +47,7 @@ class NADistribution:
             raise ValueError(f"na distribution: normal needs 0 < MEAN < 180 and SD >= 0, got {self.a}:{self.b}")
 
     @classmethod
-    def parse(cls, spec: str) -> "NADistribution":
+    def parse(cls, spec: str) -> NADistribution:
         parts = str(spec).strip().lower().split(":")
         if parts == ["data"]:
             return cls("data")
@@ -154,7 +154,7 @@ def draw_pair_conditions(bank: list[HipLandmarks], n: int, dist: NADistribution,
     for _ in range(n):
         tl, tr = dist.sample(rng, limits), dist.sample(rng, limits)
 
-        def ok(i: int) -> bool:
+        def ok(i: int, tl=tl, tr=tr) -> bool:  # bound now: the loop rebinds tl, tr
             return all(t is None or abs(rotation_needed(bank[i], s, t)) <= limits.max_rotation_deg
                        for s, t in ((Side.LEFT, tl), (Side.RIGHT, tr)))
 

@@ -26,7 +26,8 @@ class LabelledImage:
     name: str = ""
 
 
-def _reduced(pixels: np.ndarray, lm: HipLandmarks | None, max_side: int | None) -> tuple[np.ndarray, HipLandmarks | None]:
+def _reduced(pixels: np.ndarray, lm: HipLandmarks | None,
+             max_side: int | None) -> tuple[np.ndarray, HipLandmarks | None]:
     import cv2
 
     h, w = pixels.shape
@@ -66,25 +67,3 @@ def real_training_images(project, *, labelled: bool, max_side: int | None = None
         if progress is not None:
             progress(i + 1, len(items), f"reading training images {i + 1}/{len(items)}")
     return out
-
-
-def from_samples(samples, *, max_side: int | None = None) -> list[LabelledImage]:
-    """hipvision.ml.data.Sample objects (real, training split) as LabelledImages."""
-    from hipvision.ml.data import load_pixels
-
-    out = []
-    for s in samples:
-        if s.split != "train" or s.source != "real":
-            raise ValueError(f"{s.label}: generators learn from real training images only "
-                             f"(got split {s.split!r}, source {s.source!r})")
-        pixels, full = load_pixels(s.image)
-        if pixels.shape != tuple(full):
-            raise ValueError(f"{s.label}: expected full-resolution pixels")
-        px, lm = _reduced(pixels, s.landmarks, max_side)
-        out.append(LabelledImage(px, lm, s.mapping, s.name or s.label))
-    return out
-
-
-def reduce_image(img: LabelledImage, max_side: int | None) -> LabelledImage:
-    px, lm = _reduced(img.pixels, img.landmarks, max_side)
-    return LabelledImage(px, lm, img.mapping, img.name)

@@ -26,7 +26,8 @@ _MAX_LEVELS = 6
 def check_resolution(resolution: int, field: str = "resolution") -> int:
     if (not isinstance(resolution, int) or isinstance(resolution, bool)
             or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION or resolution & (resolution - 1)):
-        raise ValueError(f"{field}: must be a power of two in {MIN_RESOLUTION}..{MAX_RESOLUTION} px, got {resolution!r}")
+        raise ValueError(
+            f"{field}: must be a power of two in {MIN_RESOLUTION}..{MAX_RESOLUTION} px, got {resolution!r}")
     return resolution
 
 

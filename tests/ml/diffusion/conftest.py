@@ -22,8 +22,8 @@ class StandInPrediction:
 def phantom_project_master(tmp_path_factory):
     """12 phantoms at 256 px imported with their labels: splits train/val/test by the store."""
     from hipvision.core.importer import import_folder
-    from hipvision.phantom import PhantomConfig, generate_phantoms
     from hipvision.core.store import Project
+    from hipvision.phantom import PhantomConfig, generate_phantoms
 
     folder = tmp_path_factory.mktemp("phantom_project")
     generate_phantoms(folder, 12, seed=3, config=PhantomConfig(size=256))

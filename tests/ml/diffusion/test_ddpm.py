@@ -5,7 +5,12 @@ import numpy as np
 from hipvision.core.store import Project
 from hipvision.ml.diffusion.ddpm import sample_ddpm
 from hipvision.ml.diffusion.gate import Gate, GateConfig
-from hipvision.ml.diffusion.generation import GenerateConfig, GeneratorTrainConfig, generate_into_project, train_generator
+from hipvision.ml.diffusion.generation import (
+    GenerateConfig,
+    GeneratorTrainConfig,
+    generate_into_project,
+    train_generator,
+)
 
 from .conftest import TINY_TRAIN, StandInPrediction
 

@@ -7,10 +7,19 @@ import pytest
 
 from hipvision.core.store import Project
 from hipvision.ml.diffusion.dreambooth import (
-    BaseModelError, DreamBoothConfig, resolve_base_model, sample_dreambooth, train_dreambooth,
+    BaseModelError,
+    DreamBoothConfig,
+    resolve_base_model,
+    sample_dreambooth,
+    train_dreambooth,
 )
 from hipvision.ml.diffusion.gate import Gate, GateConfig
-from hipvision.ml.diffusion.generation import GenerateConfig, GeneratorTrainConfig, generate_into_project, train_generator
+from hipvision.ml.diffusion.generation import (
+    GenerateConfig,
+    GeneratorTrainConfig,
+    generate_into_project,
+    train_generator,
+)
 
 from .conftest import StandInPrediction
 from .tiny_sd import make_tiny_sd

@@ -7,7 +7,14 @@ import pytest
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks, SideMapping
 from hipvision.ml.diffusion.condition_maps import condition_maps, n_channels, peak
 from hipvision.ml.diffusion.imaging import (
-    CROP_MAPPING, CROP_SIDE, crop_landmarks, crop_unit, from_signed, hip_crop_affine, to_signed, visible_side,
+    CROP_MAPPING,
+    CROP_SIDE,
+    crop_landmarks,
+    crop_unit,
+    from_signed,
+    hip_crop_affine,
+    to_signed,
+    visible_side,
 )
 from hipvision.ml.transforms import crop_affine
 

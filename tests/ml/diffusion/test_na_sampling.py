@@ -5,7 +5,12 @@ import pytest
 
 from hipvision.core.landmarks import HipLandmarks, Side, SideLandmarks
 from hipvision.ml.diffusion.na_sampling import (
-    NADistribution, PlausibilityLimits, draw_hip_conditions, draw_pair_conditions, retarget_na, rotation_needed,
+    NADistribution,
+    PlausibilityLimits,
+    draw_hip_conditions,
+    draw_pair_conditions,
+    retarget_na,
+    rotation_needed,
 )
 
 LM = HipLandmarks(left=SideLandmarks(700.0, 510.0, 60.0, 735.0, 445.0),
