@@ -71,10 +71,10 @@ def run(args) -> int:
         last[0] = now
 
     timer.timeout.connect(tick)
-    result: dict = {}
+    ended: dict = {}  # result (a RetrainResult), or error and traceback
     loop = QEventLoop()
-    engine.finished.connect(lambda jid, r: (result.update(r), loop.quit()))
-    engine.failed.connect(lambda jid, msg, tb: (result.update(error=msg, traceback=tb), loop.quit()))
+    engine.finished.connect(lambda jid, r: (ended.update(result=r), loop.quit()))
+    engine.failed.connect(lambda jid, msg, tb: (ended.update(error=msg, traceback=tb), loop.quit()))
     config = app_jobs.RetrainJob(str(folder), epochs=args.epochs, seed=args.seed)
     clock.start()
     timer.start()
@@ -86,16 +86,17 @@ def run(args) -> int:
     engine.shutdown()
     if tmp is not None:
         tmp.cleanup()
-    if "error" in result:
-        print(result["traceback"])
-        print(f"retrain failed: {result['error']}")
+    if "error" in ended:
+        print(ended["traceback"])
+        print(f"retrain failed: {ended['error']}")
         return 1
+    result = ended["result"]
     print(f"event-loop stall while training (n={len(gaps)} ticks of 5 ms): p50 {percentile(gaps, 50):.1f} ms, "
           f"p99 {percentile(gaps, 99):.1f} ms, max {max(gaps):.1f} ms (goal max <= 50 ms)")
-    new, old = result.get("new_val_na_mae"), result.get("old_val_na_mae")
+    new, old = result.new_val_na_mae, result.old_val_na_mae
     score = (f"val NA MAE {new:.2f}° vs active {old:.2f}°" if new is not None and old is not None
-             else f"val NA MAE {result.get('val_na_mae')}")
-    print(f"one-click retrain on {result['train_images']} training images, {result['epochs_run']} epochs: "
-          f"{wall:.0f} s to a {'promoted' if result['activated'] else 'registered (not promoted)'} model "
+             else f"val NA MAE {result.val_na_mae}")
+    print(f"one-click retrain on {result.train_images} training images, {result.epochs_run} epochs: "
+          f"{wall:.0f} s to a {'promoted' if result.activated else 'registered (not promoted)'} model "
           f"({score}; goal <= 300 s)")
     return 0

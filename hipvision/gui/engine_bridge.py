@@ -8,6 +8,8 @@ the engine thread when a job first runs (hipvision.ml.app_jobs imports torch laz
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
@@ -15,6 +17,9 @@ from PySide6.QtWidgets import QMenu, QToolBar
 from hipvision.gui.engine import Engine
 from hipvision.gui.jobs_panel import JobsPanel
 from hipvision.gui.models_panel import ModelsPanel
+
+if TYPE_CHECKING:
+    from hipvision.ml.job_results import PredictResult, RetrainResult
 
 
 def _app_jobs():
@@ -32,7 +37,7 @@ class EngineBridge(QObject):
         self.retrain_options = dict(retrain_options or {})  # RetrainJob fields (tests: tiny settings)
         self.pending_predictions: set[int] = set()
         self.retrain_job_id: int | None = None
-        self.last_retrain: dict | None = None
+        self.last_retrain: RetrainResult | None = None
         self.jobs_panel = JobsPanel(self.engine)
         self.jobs_dock = window.add_panel(self.jobs_panel, "Jobs", Qt.DockWidgetArea.RightDockWidgetArea)
         self.models_panel: ModelsPanel | None = None
@@ -178,42 +183,52 @@ class EngineBridge(QObject):
         return job
 
     def _on_finished(self, job_id: int, result) -> None:
+        from hipvision.ml.job_results import GenerateResult, GeneratorTrainResult, PredictResult, RetrainResult
+
         job = self.engine.jobs.get(job_id)
-        if job is not None and job.kind == "place":
+        if job is None:
+            return
+        if job.kind == "place":
             self.window.apply_placement(result)
-            return
-        if job is None or not isinstance(result, dict):
-            return
-        for image_id in list(result.get("predicted", [])) + list(result.get("skipped", [])):
+        elif isinstance(result, PredictResult):
+            self._on_predicted(job, result)
+        elif isinstance(result, GenerateResult):
+            if result.generated:
+                self.window.reload_image_list()  # new synthetic images in the training split
+            self.window.show_status(result.summary or f"{job.title}: done")
+        elif isinstance(result, GeneratorTrainResult):
+            self.window.show_status(f"{job.title}: done")
+        elif isinstance(result, RetrainResult):
+            self._on_retrained(result)
+
+    def _on_predicted(self, job, result: PredictResult) -> None:
+        for image_id in result.touched:
             self.pending_predictions.discard(image_id)
             self.window.on_annotation_changed(image_id)
         if job.kind == "predict" and job.config.image_ids:
             self.pending_predictions.difference_update(job.config.image_ids)
-            if result.get("failed"):
-                self.window.show_status(f"Prediction failed: {result['failed'][0][1]}")
+            if result.failed:
+                self.window.show_status(f"Prediction failed: {result.failed[0][1]}")
             else:
-                self.window.show_status(f"Predicted by model {result.get('model_id')}")
-        if job.kind == "generate":
-            if result.get("generated"):
-                self.window.reload_image_list()  # new synthetic images in the training split
-            self.window.show_status(result.get("summary") or f"{job.title}: done")
-        if job.kind == "retrain":
-            self.retrain_job_id = None
-            self.last_retrain = result
-            for image_id in result.get("repredicted", []):
-                self.window.on_annotation_changed(image_id)
-            mae = result.get("new_val_na_mae") or result.get("val_na_mae")
-            mae_text = f"validation NA MAE {mae:.2f}°" if isinstance(mae, (int, float)) else "no validation score"
-            if result.get("activated"):
-                self.window.show_banner(None)
-                self.window.show_status(f"New model {result['name']} is active ({mae_text}); "
-                                        f"{len(result.get('repredicted', []))} images re-predicted")
-            else:
-                self.window.show_banner(f"The new model ({result['name']}) was kept but not activated: "
-                                        f"{result.get('reason')}. Activate it in the Models panel if you prefer it.")
-            if self.models_panel is not None:
-                self.models_panel.refresh()
-            self._update_actions()
+                self.window.show_status(f"Predicted by model {result.model_id}")
+
+    def _on_retrained(self, result: RetrainResult) -> None:
+        self.retrain_job_id = None
+        self.last_retrain = result
+        for image_id in result.repredicted:
+            self.window.on_annotation_changed(image_id)
+        mae = result.score
+        mae_text = f"validation NA MAE {mae:.2f}°" if isinstance(mae, (int, float)) else "no validation score"
+        if result.activated:
+            self.window.show_banner(None)
+            self.window.show_status(f"New model {result.name} is active ({mae_text}); "
+                                    f"{len(result.repredicted)} images re-predicted")
+        else:
+            self.window.show_banner(f"The new model ({result.name}) was kept but not activated: "
+                                    f"{result.reason}. Activate it in the Models panel if you prefer it.")
+        if self.models_panel is not None:
+            self.models_panel.refresh()
+        self._update_actions()
 
     def _on_failed(self, job_id: int, message: str, _traceback: str) -> None:
         self._job_ended(job_id)

@@ -1,8 +1,9 @@
 """The work the app's engine runs: predict images, one-click retrain.
 
 Plain `fn(config, *, progress, cancel, ...)` functions (no Qt), so the GUI engine, the
-CLI and the tests call the same code. Each job opens the project itself: sqlite connections
-belong to the thread that made them, and the engine runs jobs in its own thread.
+CLI and the tests call the same code; each returns a frozen record of `job_results`. Each
+job opens the project itself: sqlite connections belong to the thread that made them, and
+the engine runs jobs in its own thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hipvision.core.jobs import check_cancel
 from hipvision.core.records import LABELLED_STATUSES
 from hipvision.core.store import Project
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
+from hipvision.ml.job_results import GenerateResult, GeneratorTrainResult, PredictResult, RetrainResult
 
 # Loading a model costs seconds; the engine thread reuses it while the file is unchanged.
 _predictor_cache: dict[tuple[str, float, str], object] = {}
@@ -73,7 +75,7 @@ class PredictJob:
             raise ValueError("PredictJob.project_dir must name the project folder")
 
 
-def predict_images(config: PredictJob, *, progress=None, cancel=None) -> dict:
+def predict_images(config: PredictJob, *, progress=None, cancel=None) -> PredictResult:
     """Predict images and store the results as model revisions; never touches an image a
     person edited or verified (the store checks that inside the write transaction)."""
     with Project.open(config.project_dir, create=False) as project:
@@ -84,7 +86,9 @@ def predict_images(config: PredictJob, *, progress=None, cancel=None) -> dict:
         else:
             recs = [project.image(i) for i in config.image_ids]
         recs = [r for r in recs if r.error is None and r.status not in LABELLED_STATUSES]
-        done, skipped, failed = [], [], []
+        done: list[int] = []
+        skipped: list[int] = []
+        failed: list[tuple[int, str]] = []
         for i, rec in enumerate(recs):
             check_cancel(cancel)
             try:
@@ -99,7 +103,7 @@ def predict_images(config: PredictJob, *, progress=None, cancel=None) -> dict:
                 skipped.append(rec.id)
             if progress is not None:
                 progress(i + 1, len(recs), f"predicted {rec.name}")
-    return {"predicted": done, "skipped": skipped, "failed": failed, "model_id": model_id}
+    return PredictResult(predicted=tuple(done), skipped=tuple(skipped), failed=tuple(failed), model_id=model_id)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class RetrainJob:
             raise ValueError(f"RetrainJob.activate must be 'if_better', True or False, got {self.activate!r}")
 
 
-def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> dict:
+def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> RetrainResult:
     """Train from the edited/verified images (warm start from the active model), compare with
     the active model on the same validation images, activate only if better, then re-predict
     the images no person has annotated. A cancel or a failure leaves the project as it was:
@@ -163,18 +167,16 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
         except BaseException:
             _remove_checkpoint(output)  # nothing of a cancelled/failed job stays behind
             raise
-        repredicted = []
+        repredicted: tuple[int, ...] = ()
         if reg.activated:
             repredicted = predict_images(PredictJob(config.project_dir, device=config.device), progress=progress,
-                                         cancel=None)["predicted"]
+                                         cancel=None).predicted
         mae = result.val_na_mae
-        return {
-            "model_id": reg.record.id, "name": reg.record.name, "activated": reg.activated, "reason": reg.reason,
-            "val_na_mae": None if mae is None or not math.isfinite(mae) else mae,
-            "new_val_na_mae": reg.new_val_na_mae, "old_val_na_mae": reg.old_val_na_mae,
-            "train_images": n_train, "epochs_run": result.epochs_run, "repredicted": repredicted,
-            "seconds": result.seconds,
-        }
+        return RetrainResult(
+            model_id=reg.record.id, name=reg.record.name, activated=reg.activated, reason=reg.reason,
+            val_na_mae=None if mae is None or not math.isfinite(mae) else mae,
+            new_val_na_mae=reg.new_val_na_mae, old_val_na_mae=reg.old_val_na_mae,
+            train_images=n_train, epochs_run=result.epochs_run, repredicted=repredicted, seconds=result.seconds)
 
 
 def _remove_checkpoint(weights: Path) -> None:
@@ -206,7 +208,7 @@ class GeneratorJob:
     extra: dict = field(default_factory=dict)  # further DenoiserTrainConfig fields (tests: tiny settings)
 
 
-def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
+def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> GeneratorTrainResult:
     from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
     from hipvision.ml.diffusion.generation import GeneratorTrainConfig, train_generator
 
@@ -215,14 +217,14 @@ def train_generator_job(config: GeneratorJob, *, progress=None, cancel=None, pre
     result = train_generator(GeneratorTrainConfig(project=config.project_dir, method=config.method, train=train,
                                                   base_model=config.base_model),
                              progress=progress, cancel=cancel, preview=preview)
-    return {"trained": config.method, "result": str(result)}
+    return GeneratorTrainResult(method=config.method, saved=str(result))
 
 
-def generate_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> dict:
+def generate_job(config: GeneratorJob, *, progress=None, cancel=None, preview=None) -> GenerateResult:
     from hipvision.ml.diffusion.generation import GenerateConfig, generate_into_project
 
     report = generate_into_project(
         GenerateConfig(project=config.project_dir, method=config.method, n=config.n, seed=config.seed,
                        scheduler=config.scheduler, steps=config.steps, na_dist=config.na_dist, device=config.device),
         progress=progress, cancel=cancel, preview=preview)
-    return {"generated": list(report.accepted), "rejected": report.rejected, "summary": report.summary()}
+    return GenerateResult(generated=tuple(report.accepted), rejected=report.rejected, summary=report.summary())

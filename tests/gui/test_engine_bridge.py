@@ -109,13 +109,13 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
     # waitSignal may hear the worker thread's emit before the GUI thread ran the bridge's slot.
     qtbot.waitUntil(lambda: bridge.last_retrain is not None, timeout=5_000)
     result = bridge.last_retrain
-    assert result["train_images"] >= 6 and result["epochs_run"] == 2
+    assert result.train_images >= 6 and result.epochs_run == 2
     assert progress and metrics and all(isinstance(v.get("loss"), float) for _, v in metrics)
     assert bridge.jobs_panel.loss_curve.getData()[0] is not None  # the live plot got the points
     models = win.project.models()
     new = [m for m in models if m.id not in before]
     assert len(new) == 1 and Path(new[0].abs_file).is_file()
-    assert result["activated"] == new[0].active
+    assert result.activated == new[0].active
     # The model was trained with the Preferences' synthetic-image mix.
     from hipvision.ml.checkpoint import read_sidecar
 
@@ -188,8 +188,8 @@ def test_generate_dialog_trains_then_generates_labelled_images_with_previews(qtb
     result = blocker.args[1]
     qtbot.waitUntil(lambda: len(previews) == 3, timeout=5_000)
     assert bridge.jobs_panel.previews.count() >= 3
-    added = [win.project.image(i) for i in result["generated"]]
-    assert len(added) + result["rejected"] == 3
+    added = [win.project.image(i) for i in result.generated]
+    assert len(added) + result.rejected == 3
     assert all(r.source == "synthetic" and r.split == "train" for r in added)
     for rec in added:  # labelled method: each accepted image carries its condition as its labels
         info = win.project.synthetic_info(rec.id)
