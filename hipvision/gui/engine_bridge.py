@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from hipvision.gui.engine import Engine
-from hipvision.gui.jobs_panel import JobsPanel
+from hipvision.gui.jobs_panel import JobsPanel, retrain_plot_note, retrain_score_text
 from hipvision.gui.models_panel import ModelsPanel
 
 
@@ -22,6 +22,15 @@ def _app_jobs():
     from hipvision.ml import app_jobs
 
     return app_jobs
+
+
+def list_default_model(project_dir: str, *, progress=None, cancel=None) -> None:
+    """Engine job: record the bundled model in the project, so the Models panel lists it from
+    the start (reading its sidecar loads torch: not on the GUI thread)."""
+    from hipvision.core.store import Project
+
+    with Project.open(project_dir, create=False) as project:
+        _app_jobs().ensure_default_model(project)
 
 
 class EngineBridge(QObject):
@@ -94,6 +103,7 @@ class EngineBridge(QObject):
             self.jobs_dock.raise_()
         else:
             self.models_panel.set_project(project)
+        self.engine.submit("models", list_default_model, str(project.root), title="List the bundled model")
         self._update_actions()
 
     # ------------------------------------------------------------ jobs
@@ -182,6 +192,10 @@ class EngineBridge(QObject):
         if job is not None and job.kind == "place":
             self.window.apply_placement(result)
             return
+        if job is not None and job.kind == "models":
+            if self.models_panel is not None:
+                self.models_panel.refresh()
+            return
         if job is None or not isinstance(result, dict):
             return
         for image_id in list(result.get("predicted", [])) + list(result.get("skipped", [])):
@@ -202,8 +216,8 @@ class EngineBridge(QObject):
             self.last_retrain = result
             for image_id in result.get("repredicted", []):
                 self.window.on_annotation_changed(image_id)
-            mae = result.get("new_val_na_mae") or result.get("val_na_mae")
-            mae_text = f"validation NA MAE {mae:.2f}°" if isinstance(mae, (int, float)) else "no validation score"
+            mae_text = retrain_score_text(result)
+            self.jobs_panel.set_plot_note(retrain_plot_note(result))
             if result.get("activated"):
                 self.window.show_banner(None)
                 self.window.show_status(f"New model {result['name']} is active ({mae_text}); "
