@@ -23,6 +23,10 @@ from hipvision.core.jobs import Cancelled, CancelToken, EtaEstimator
 
 log = logging.getLogger(__name__)
 
+# Failures a job reports on purpose (bad input, a missing file or setting): the message is for the
+# user; a traceback is kept for everything else, which is a bug.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
 
 @dataclass
 class Job:
@@ -82,7 +86,10 @@ class _Worker(_JobSignals):
             self.cancelled.emit(job.id)
         except BaseException as exc:  # noqa: BLE001 - a job must never take the thread down
             tb = traceback.format_exc()
-            log.error("job %s (%s) failed:\n%s", job.id, job.kind, tb)
+            if isinstance(exc, EXPECTED_ERRORS):  # the user's to fix (a setting, missing data): no traceback
+                log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+            else:
+                log.error("job %s (%s) failed:\n%s", job.id, job.kind, tb)
             self.failed.emit(job.id, friendly_error(exc), tb)
         else:
             if job.cancel.is_set():

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from hipvision.gui.engine import Engine
-from hipvision.gui.jobs_panel import JobsPanel
+from hipvision.gui.jobs_panel import JobsPanel, retrain_plot_note, retrain_score_text
 from hipvision.gui.models_panel import ModelsPanel
 
 if TYPE_CHECKING:
@@ -27,6 +27,15 @@ def _app_jobs():
     from hipvision.ml import app_jobs
 
     return app_jobs
+
+
+def list_default_model(project_dir: str, *, progress=None, cancel=None) -> None:
+    """Engine job: record the bundled model in the project, so the Models panel lists it from
+    the start (reading its sidecar loads torch: not on the GUI thread)."""
+    from hipvision.core.store import Project
+
+    with Project.open(project_dir, create=False) as project:
+        _app_jobs().ensure_default_model(project)
 
 
 class EngineBridge(QObject):
@@ -99,6 +108,7 @@ class EngineBridge(QObject):
             self.jobs_dock.raise_()
         else:
             self.models_panel.set_project(project)
+        self.engine.submit("models", list_default_model, str(project.root), title="List the bundled model")
         self._update_actions()
 
     # ------------------------------------------------------------ jobs
@@ -190,7 +200,12 @@ class EngineBridge(QObject):
             return
         if job.kind == "place":
             self.window.apply_placement(result)
-        elif isinstance(result, PredictResult):
+            return
+        if job.kind == "models":
+            if self.models_panel is not None:
+                self.models_panel.refresh()
+            return
+        if isinstance(result, PredictResult):
             self._on_predicted(job, result)
         elif isinstance(result, GenerateResult):
             if result.generated:
@@ -217,8 +232,8 @@ class EngineBridge(QObject):
         self.last_retrain = result
         for image_id in result.repredicted:
             self.window.on_annotation_changed(image_id)
-        mae = result.score
-        mae_text = f"validation NA MAE {mae:.2f}°" if isinstance(mae, (int, float)) else "no validation score"
+        mae_text = retrain_score_text(result)
+        self.jobs_panel.set_plot_note(retrain_plot_note(result))
         if result.activated:
             self.window.show_banner(None)
             self.window.show_status(f"New model {result.name} is active ({mae_text}); "

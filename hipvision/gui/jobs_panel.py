@@ -49,6 +49,32 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds} s left"
 
 
+def _images(n) -> str:
+    return f"{n} validation image{'s' if n != 1 else ''}"
+
+
+def retrain_score_text(result) -> str:
+    """The one validation figure of a retrained model (a RetrainResult), with the images it was
+    measured on: the re-score as the app predicts (what the Models panel shows), else the kept epoch's."""
+    if isinstance(result.new_val_na_mae, (int, float)):
+        return f"validation NA MAE {result.new_val_na_mae:.2f}° on {_images(result.val_images)}"
+    if isinstance(result.val_na_mae, (int, float)):
+        return (f"validation NA MAE {result.val_na_mae:.2f}° on {_images(result.training_val_images)}, "
+                "measured during training")
+    return "no validation score: the project has no labelled validation images"
+
+
+def retrain_plot_note(result) -> str:
+    """Under the training plot: why its last point need not be the figure in the banner."""
+    text = f"Kept the best epoch ({result.kept_epoch})"
+    if isinstance(result.val_na_mae, (int, float)):
+        text += f": {result.val_na_mae:.2f}° on {_images(result.training_val_images)} during training"
+    if isinstance(result.new_val_na_mae, (int, float)):
+        text += (f". Re-scored as the app predicts (full images): {result.new_val_na_mae:.2f}° on "
+                 f"{_images(result.val_images)} — the figure in the Models panel")
+    return text + "."
+
+
 class JobRow(QWidget):
     def __init__(self, engine: Engine, job_id: int, title: str, parent=None):
         super().__init__(parent)
@@ -133,6 +159,12 @@ class JobsPanel(QWidget):
         self._plot_job: int | None = None
         self._series: dict[str, tuple[list[float], list[float]]] = {}
         self.plot.hide()  # shown with the first training metrics: an empty plot says nothing
+        # Which images the red curve was measured on, and (after the job) how its figure relates
+        # to the one in the banner and the Models panel: one model, one figure, or a reason why not.
+        self.plot_note = QLabel()
+        self.plot_note.setWordWrap(True)
+        self.plot_note.setStyleSheet("color: #8a8a8a")
+        self.plot_note.hide()
         self.placeholder = QLabel("No background jobs yet.\nRetrain (Ctrl+T) trains a new model from the "
                                   "edited and verified images; the active model stays until a better one exists.")
         self.placeholder.setWordWrap(True)
@@ -151,6 +183,7 @@ class JobsPanel(QWidget):
         lay.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignRight)
         lay.addWidget(self.previews)
         lay.addWidget(self.plot, 1)
+        lay.addWidget(self.plot_note)
         engine.progress.connect(self._on_progress)
         engine.metrics.connect(self._on_metrics)
         engine.preview.connect(self._on_preview)
@@ -200,6 +233,15 @@ class JobsPanel(QWidget):
                 ys.append(float(values[name]))
         self.loss_curve.setData(*self._series.get("loss", ([], [])))
         self.mae_curve.setData(*self._series.get("val_na_mae", ([], [])))
+        if values.get("val_images"):
+            self.set_plot_note(f"Red: validation NA MAE after each epoch, measured during training on "
+                               f"{_images(values['val_images'])}.")
+        elif "val_na_mae" not in values:
+            self.set_plot_note("No labelled validation images: no validation NA MAE to plot.")
+
+    def set_plot_note(self, text: str) -> None:
+        self.plot_note.setText(text)
+        self.plot_note.setVisible(bool(text))
 
     def _on_preview(self, job_id: int, image, caption: str) -> None:
         arr = np.ascontiguousarray(np.asarray(image))

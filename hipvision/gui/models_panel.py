@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -17,14 +18,25 @@ from PySide6.QtWidgets import (
 from hipvision.core.records import ModelRecord
 from hipvision.core.store import Project, StoreError
 
-COLUMNS = ("", "Model", "Val NA MAE", "Training data", "Backbone", "Created")
+# Two-line cells, so every column fits the dock beside the readout without a scroll bar:
+# the backbone and creation time under the name, the image count under the score.
+COLUMNS = ("", "Model", "Validation\nNA MAE", "Training data")
+SCORE_TIP = ("Mean NA error on the project's validation images, measured as the app predicts when the model "
+             "was added (the bundled model: on its phantom validation images)")
 
 
-def _fmt_metric(metrics: dict, *keys: str) -> str:
-    for k in keys:
-        v = metrics.get(k)
-        if isinstance(v, (int, float)):
-            return f"{v:.2f}°"
+def describe_score(model: ModelRecord) -> str:
+    """'1.23° · 3 images': the validation NA MAE and the images it was measured on — as the
+    app predicts, when the model was added; else during its training (the bundled model: phantoms)."""
+    m = model.metrics
+    for mae_key, n_key in (("val_na_mae_at_registration", "val_images_at_registration"),
+                           ("val_na_mae", "val_images"), ("na_mae", "images")):
+        mae, n = m.get(mae_key), m.get(n_key)
+        if isinstance(mae, (int, float)):
+            if not isinstance(n, int):
+                return f"{mae:.2f}°"
+            what = "phantoms" if model.kind == "default" else "image" if n == 1 else "images"
+            return f"{mae:.2f}°\n{n} {what}"
     return "—"
 
 
@@ -40,7 +52,7 @@ def describe_data(model: ModelRecord) -> str:
     if train.get("synthetic"):
         text += f" (+{train['synthetic']} synthetic)"
     val = sum(by_split.get("val", {}).values())
-    return text + (f" · {val} val" if val else "")
+    return text + (f"\n{val} val" if val else "")
 
 
 class ModelsPanel(QWidget):
@@ -55,7 +67,9 @@ class ModelsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeaderItem(2).setToolTip(SCORE_TIP)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.activate_button = QPushButton("Activate")
         self.revert_button = QPushButton("Revert to previous")
         self.delete_button = QPushButton("Delete")
@@ -84,9 +98,8 @@ class ModelsPanel(QWidget):
         self.table.setRowCount(len(models))
         for row, m in enumerate(models):
             name = m.name + ("  (default)" if m.kind == "default" else "")
-            cells = ("●" if m.active else "", name,
-                     _fmt_metric(m.metrics, "val_na_mae_at_registration", "val_na_mae", "na_mae"),
-                     describe_data(m), m.backbone, m.created_at[:16].replace("T", " "))
+            cells = ("●" if m.active else "", f"{name}\n{m.backbone} · {m.created_at[:16].replace('T', ' ')}",
+                     describe_score(m), describe_data(m))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(self._tooltip(m))
@@ -97,7 +110,14 @@ class ModelsPanel(QWidget):
                     item.setFont(f)
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
+        self._fit_width()
         self._update_buttons()
+
+    def _fit_width(self) -> None:
+        # The dock is at least as wide as the table's columns: none is cut off at its edge.
+        t = self.table
+        need = t.horizontalHeader().length() + 2 * t.frameWidth() + t.verticalScrollBar().sizeHint().width()
+        t.setMinimumWidth(need)
 
     @staticmethod
     def _tooltip(m: ModelRecord) -> str:

@@ -176,6 +176,8 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             model_id=reg.record.id, name=reg.record.name, activated=reg.activated, reason=reg.reason,
             val_na_mae=None if mae is None or not math.isfinite(mae) else mae,
             new_val_na_mae=reg.new_val_na_mae, old_val_na_mae=reg.old_val_na_mae,
+            val_images=reg.val_images, training_val_images=result.metrics.get("val_images"),
+            kept_epoch=result.metrics.get("best_epoch"),
             train_images=n_train, epochs_run=result.epochs_run, repredicted=repredicted, seconds=result.seconds)
 
 

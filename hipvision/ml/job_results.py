@@ -35,6 +35,9 @@ class RetrainResult:
     val_na_mae: float | None  # the training run's own best validation score
     new_val_na_mae: float | None  # the comparison with the active model on the same images
     old_val_na_mae: float | None
+    val_images: int | None  # how many validation images the comparison used
+    training_val_images: int | None  # ... and the training run's own validation
+    kept_epoch: int | None  # the best validation epoch, the one kept
     train_images: int
     epochs_run: int
     repredicted: tuple[int, ...]

@@ -22,14 +22,27 @@ class Registration:
     reason: str
     new_val_na_mae: float | None = None
     old_val_na_mae: float | None = None
+    val_images: int | None = None  # how many validation images both figures were measured on
 
 
-def _val_mae(predictor, project) -> float | None:
+def _val_score(predictor, project) -> tuple[float | None, int]:
+    """(validation NA MAE, number of validation images it was measured on)."""
     from hipvision.ml.evaluate import evaluate
 
     report = evaluate(predictor, project, splits=("val",))
     m = report.by_split.get("val", {})
-    return m.get("na_mae") if m.get("hips") else None
+    return (m.get("na_mae"), int(m.get("images", 0))) if m.get("hips") else (None, 0)
+
+
+def unique_name(project, name: str) -> str:
+    """`name`, or `name (2)`, `name (3)`, ...: two retrains in the same minute, or on unchanged
+    data, are still two different models, and the Models panel must tell them apart."""
+    taken = {m.name for m in project.models()}
+    n, out = 1, name
+    while out in taken:
+        n += 1
+        out = f"{name} ({n})"
+    return out
 
 
 def register_model(project, checkpoint: str | Path, *, activate: str | bool = "if_better", name: str | None = None,
@@ -43,14 +56,14 @@ def register_model(project, checkpoint: str | Path, *, activate: str | bool = "i
     stage1 = meta["stage1"]
     metrics = dict(meta.get("metrics") or {})
     old = project.active_model()
-    new_mae = old_mae = None
+    new_mae = old_mae = n_val = None
     if activate == "if_better":
         if old is None:
             do, reason = True, "no model was active"
         else:
-            new_mae = _val_mae(Predictor.load(checkpoint), project)
+            new_mae, n_val = _val_score(Predictor.load(checkpoint), project)
             try:
-                old_mae = _val_mae(Predictor.load(old.abs_file), project)
+                old_mae, _ = _val_score(Predictor.load(old.abs_file), project)
             except Exception as exc:  # noqa: BLE001 - an unreadable old model should not block the new one
                 old_mae, reason = None, f"the active model cannot be loaded ({exc})"
             if new_mae is None:
@@ -59,13 +72,16 @@ def register_model(project, checkpoint: str | Path, *, activate: str | bool = "i
                 do, reason = True, "the active model could not be scored"
             else:
                 do = new_mae < old_mae
-                reason = (f"validation NA MAE {new_mae:.2f}° vs {old_mae:.2f}° of the active model "
-                          f"({'better' if do else 'not better'})")
+                reason = (f"validation NA MAE {new_mae:.2f}° vs {old_mae:.2f}° of the active model on the same "
+                          f"{n_val} validation images ({'better' if do else 'not better'})")
         if new_mae is not None:
             metrics["val_na_mae_at_registration"] = new_mae
+            metrics["val_images_at_registration"] = n_val
     else:
         do, reason = bool(activate), "as requested"
-    rec = project.add_model(name=name or meta.get("model_id") or checkpoint.stem, backbone=stage1["backbone"],
-                            file=checkpoint, kind=kind, data_summary=meta.get("data_summary") or {},
+    name = unique_name(project, name or meta.get("model_id") or checkpoint.stem)
+    rec = project.add_model(name=name, backbone=stage1["backbone"], file=checkpoint, kind=kind,
+                            data_summary=meta.get("data_summary") or {},
                             metrics=metrics, activate=do)
-    return Registration(record=rec, activated=do, reason=reason, new_val_na_mae=new_mae, old_val_na_mae=old_mae)
+    return Registration(record=rec, activated=do, reason=reason, new_val_na_mae=new_mae, old_val_na_mae=old_mae,
+                        val_images=n_val)

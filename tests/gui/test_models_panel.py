@@ -24,9 +24,10 @@ def test_lists_models_with_metrics_and_data(qtbot, project):
     qtbot.addWidget(panel)
     t = panel.table
     assert t.rowCount() == 3
-    assert [t.item(r, 1).text() for r in range(3)] == ["m0", "m1", "m2"]
+    assert [t.item(r, 1).text().split("\n")[0] for r in range(3)] == ["m0", "m1", "m2"]
+    assert t.item(0, 1).text().split("\n")[1].startswith("resnet18 · ")  # backbone and creation time
     assert t.item(2, 0).text() == "●" and t.item(2, 2).text() == "1.00°"
-    assert t.item(0, 3).text() == "8 train (+40 synthetic) · 4 val"
+    assert t.item(0, 3).text() == "8 train (+40 synthetic)\n4 val"
 
 
 def test_activate_revert_delete(qtbot, project):

@@ -120,7 +120,7 @@ def scheduler_config(cfg: DenoiserTrainConfig) -> dict:
 def read_meta(path: Path) -> dict:
     f = Path(path) / META_FILE
     if not f.is_file():
-        raise FileNotFoundError(f"{path}: no trained generator here (expected {META_FILE}; train one with --train)")
+        raise FileNotFoundError(f"{path}: no trained generator here (expected {META_FILE}; train the generator first)")
     try:
         return json.loads(f.read_text())
     except json.JSONDecodeError as exc:

@@ -54,7 +54,7 @@ def _app_setting() -> str | None:
 def resolve_base_model(base_model: str | os.PathLike | None, project=None) -> Path:
     """The base model folder: the argument, else the project setting, else the preferences'
     Stable Diffusion folder, else $HIPVISION_SD_MODEL."""
-    where = "--base-model"
+    where = "the given base model folder"
     if base_model is None and project is not None:
         base_model, where = project.get_setting(BASE_MODEL_SETTING), f"project setting {BASE_MODEL_SETTING!r}"
     if base_model is None:

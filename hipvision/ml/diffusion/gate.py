@@ -127,8 +127,8 @@ def gate_for_project(project, config: GateConfig = GateConfig(), *, device=None,
             predictor = Predictor.for_project(project, device=device)
         except CheckpointError as exc:
             raise ValueError(f"the quality gate and the pre-labels need a keypoint model: the project has no usable "
-                             f"active model and the default one is unavailable ({exc}); train one with "
-                             f"`hipvision train` or pass --no-gate (conditional only)") from None
+                             f"active model and the default one is unavailable ({exc}); retrain a keypoint "
+                             f"model on the project first") from None
 
     def predict(image, mapping):
         return predictor.predict(np.asarray(image, dtype=np.float32), mapping)
