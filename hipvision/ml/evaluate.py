@@ -21,7 +21,7 @@ from hipvision.ml.data import Sample, samples_from_coco, samples_from_project
 from hipvision.ml.metrics import HipComparison, compare, summarise
 
 _COLUMNS = ("image", "split", "side", "na_true", "na_pred", "na_abs_err", "head_err_px", "rim_err_px",
-            "radius_err_px", "head_err_mm", "rim_err_mm", "grade_true", "grade_pred")
+            "radius_err_px", "head_err_mm", "rim_err_mm", "grade_true", "grade_pred", "head_located")
 
 
 @dataclass
@@ -37,15 +37,15 @@ class EvalReport:
         if not self.by_split:
             return "\n".join(lines + ["No labelled images in the chosen split(s)."]) + "\n"
         has_mm = any("head_err_mm" in m for m in self.by_split.values())
-        head = ["split", "images", "hips", "NA MAE (°)", "NA MAPE (%)", "median (°)", "max (°)", "≤5° (%)",
-                "≤10° (%)", "grade agr. (%)", "head err (px)", "rim err (px)", "radius err (px)"]
+        head = ["split", "images", "hips", "heads located (%)", "NA MAE (°)", "NA MAPE (%)", "median (°)", "max (°)",
+                "≤5° (%)", "≤10° (%)", "grade agr. (%)", "head err (px)", "rim err (px)", "radius err (px)"]
         if has_mm:
             head += ["head err (mm)", "rim err (mm)"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for split, m in self.by_split.items():
             if not m.get("hips"):
                 continue
-            vals = [split, m["images"], m["hips"], f"{m['na_mae']:.2f}", f"{m['na_mape']:.2f}",
+            vals = [split, m["images"], m["hips"], f"{m['located']:.1f}", f"{m['na_mae']:.2f}", f"{m['na_mape']:.2f}",
                     f"{m['na_median_ae']:.2f}", f"{m['na_max_ae']:.2f}", f"{m['within_5']:.1f}",
                     f"{m['within_10']:.1f}", f"{m['grade_agreement']:.1f}", f"{m['head_err_px']:.2f}",
                     f"{m['rim_err_px']:.2f}", f"{m['radius_err_px']:.2f}"]

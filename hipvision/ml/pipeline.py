@@ -9,9 +9,9 @@ new centre `refine_iters` times (the crop is then centred as in training).
 Zoom: on a wide view (whole body, abdomen) the pelvis can be a tenth of the image, a few
 pixels per head at stage 1's input. So stage 1 runs a second time on a square around the
 hips it found (`zoom_side` inter-head distances across), which is the pelvis-framed view it
-knows best; the zoomed estimate replaces the first. The same zoomed pass starts from two
-clicked heads in the place-with-clicks assist (`heads=`), where stage 1 gives radius and rim
-and the clicks give the heads.
+knows best; the zoomed estimate replaces the first. In the place-with-clicks assist
+(`heads=`) two clicked head centres replace stage 1: they place stage 2's crops, and their
+distance scales them (`INTER_HEAD_RADII`).
 
 Flip test-time augmentation runs stage 1 on the mirrored image too and averages it (sides
 swapped back). Stage 2 needs no flip: mirroring an image-left hip *is* its canonical view,
@@ -198,17 +198,21 @@ def _sane_radius(r: float, full_size) -> float:
     return float(min(max(r, 0.004 * m), 0.2 * m)) if math.isfinite(r) else 0.05 * m
 
 
-def _clicked_hips(zoomed: np.ndarray, heads: np.ndarray) -> np.ndarray:
-    """Start from the clicked heads; radius (kept within a plausible share of the inter-head
-    distance) and rim from the zoomed stage 1, the rim moved along with its head."""
-    out = zoomed.copy()
-    for i in range(len(out)):
-        d = float(np.hypot(*(heads[i, 1] - heads[i, 0])))
-        for h in range(2):
-            r = out[i, h, 2]
-            out[i, h, 2] = float(np.clip(r, d / 16, d / 5)) if math.isfinite(r) else d / 9
-            out[i, h, 3:5] += heads[i, h] - out[i, h, :2]
-            out[i, h, :2] = heads[i, h]
+# Inter-head distance in femoral-head radii: ~8.2-9.4 in a normal pelvis, a little more with
+# subluxation, whatever the dog's size; so two clicks also say how large the heads are.
+INTER_HEAD_RADII = 9.2
+
+
+def clicked_hips(heads: np.ndarray) -> np.ndarray:
+    """(N, 2, 5) starting hips from clicked head centres ((N, 2, 2), image order): the radius
+    from the anatomical ratio to the inter-head distance, the rim on the head until stage 2
+    finds it. Stage 2's crops are placed and scaled by these alone."""
+    heads = np.asarray(heads, dtype=np.float64)
+    out = np.zeros(heads.shape[:2] + (5,))
+    d = np.hypot(*(heads[:, 1] - heads[:, 0]).T)
+    out[:, :, :2] = heads
+    out[:, :, 2] = (d / INTER_HEAD_RADII)[:, None]
+    out[:, :, 3:5] = heads
     return out
 
 
@@ -218,9 +222,7 @@ def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list,
     replaces the first stage-1 pass: the place-with-clicks assist."""
     n = len(sources)
     if heads is not None:
-        heads = np.asarray(heads, dtype=np.float64).reshape(n, 2, 2)
-        zoomed, gap = run_zoom(stage1, sources, heads, options, device)
-        s1 = _clicked_hips(zoomed, heads)
+        s1, gap = clicked_hips(np.asarray(heads, dtype=np.float64).reshape(n, 2, 2)), np.zeros((n, 2, 2))
     else:
         s1, gap = run_stage1(stage1, sources, device, options.tta)
         if options.zoom:

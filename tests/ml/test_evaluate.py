@@ -69,3 +69,17 @@ def test_evaluate_reports_per_split(phantom_samples):
     md = off.to_markdown()
     assert "| val | 2 | 4 | 2.00 |" in md
     assert off.csv_text().count("\n") == 1 + 4
+
+
+def test_a_head_counts_as_located_within_a_tenth_of_the_inter_head_distance():
+    from hipvision.core.landmarks import HipLandmarks, SideLandmarks
+    from hipvision.ml.metrics import compare, summarise
+
+    truth = HipLandmarks(left=SideLandmarks(300.0, 200.0, 20.0, 290.0, 170.0),
+                         right=SideLandmarks(100.0, 200.0, 20.0, 110.0, 170.0))  # heads 200 px apart
+    near = truth.with_side("left", SideLandmarks(300.0 + 19.0, 200.0, 20.0, 290.0, 170.0))
+    far = truth.with_side("left", SideLandmarks(300.0 + 21.0, 200.0, 20.0, 290.0, 170.0))
+    assert [r.head_located for r in compare("a", near, truth)] == [True, True]
+    rows = compare("b", far, truth)
+    assert [r.head_located for r in rows] == [False, True]
+    assert summarise(rows)["located"] == 50.0

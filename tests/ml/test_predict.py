@@ -168,8 +168,10 @@ def test_default_model_is_confident_on_a_phantom_and_not_on_noise():
 
 
 def test_given_heads_replace_stage1_and_stage2_starts_from_them(tiny_model, phantom_cases):
+    from hipvision.ml.pipeline import INTER_HEAD_RADII
+
     """The place-with-clicks path: the clicks (in either order) are stage 2's starting heads,
-    whatever stage 1 would have said; radius and rim come from the zoomed stage 1."""
+    whatever stage 1 would have said, and their distance sets the starting radius."""
     case = phantom_cases[0]
     p = Predictor.load(tiny_model.checkpoint, device="cpu")
     clicks = np.array([[200.0, 150.0], [60.0, 140.0]])  # image-right first: the order must not matter
@@ -177,7 +179,7 @@ def test_given_heads_replace_stage1_and_stage2_starts_from_them(tiny_model, phan
     start = np.array(pred.details["stage1"])
     np.testing.assert_allclose(start[:, :2], clicks[::-1], atol=1e-9)
     d = float(np.hypot(*(clicks[1] - clicks[0])))
-    assert np.all((start[:, 2] >= d / 16 - 1e-9) & (start[:, 2] <= d / 5 + 1e-9))
+    np.testing.assert_allclose(start[:, 2], d / INTER_HEAD_RADII)
     assert pred.details["heads_given"] == clicks[::-1].tolist()
     with pytest.raises(ValueError, match="two finite"):
         p.predict(case.pixels.astype(np.float32), heads=[[1.0, 2.0]])
