@@ -83,8 +83,9 @@ class AnnotationState:
 
     @property
     def confidence_note(self) -> str:
-        """The model's per-landmark confidence as one line, for a model's (unreviewed) labels."""
-        if self.kind != "model" or not self.confidence:
+        """The model's per-landmark confidence as one line, for a model's (unreviewed) labels,
+        doubtful ones included (their concerns are in the banner)."""
+        if self.kind not in ("model", "flagged") or not self.confidence:
             return ""
         parts = [f"{k} {v:.2f}" for k, v in sorted(self.confidence.items()) if isinstance(v, (int, float))]
         return "Model confidence: " + ", ".join(parts) if parts else ""

@@ -85,10 +85,3 @@ class ReviewMixin:
         self.canvas.setFocus()
         self.show_status(f"Drag the selected landmark ({side} {part}) into place, or nudge it with the arrow keys; "
                          "then the others. V accepts the landmarks as shown.")
-
-    @staticmethod
-    def _confidence_note(state: AnnotationState) -> str:
-        if state.kind not in ("model", "flagged"):
-            return ""
-        parts = [f"{k} {v:.2f}" for k, v in sorted((state.confidence or {}).items()) if isinstance(v, (int, float))]
-        return "Model confidence: " + ", ".join(parts) if parts else ""  # the concerns are in the banner
