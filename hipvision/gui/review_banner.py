@@ -13,7 +13,6 @@ from PySide6.QtCore import SIGNAL, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton
 
 from hipvision.annotation.landmark_edit import HandleKey
-from hipvision.annotation.state import AnnotationState
 
 FIX_TEXT = "Place hips with clicks"
 
