@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import hipvision
 from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.core.image_cache import ImageCache
 from hipvision.core.image_facts import image_facts
@@ -39,7 +38,6 @@ from hipvision.core.importer import import_folder
 from hipvision.core.radiograph import RadiographError
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
-from hipvision.core.window_level import preset_window
 from hipvision.gui.actions import build_actions
 from hipvision.gui.canvas import Canvas
 from hipvision.gui.image_list import ImageListPanel
@@ -49,14 +47,14 @@ from hipvision.gui.place_actions import PlaceMixin
 from hipvision.gui.place_tool import PlaceTool
 from hipvision.gui.review_banner import ReviewBanner, ReviewMixin
 from hipvision.gui.start_screen import StartScreen
+from hipvision.gui.view_actions import CUSTOM_WINDOW, ViewMixin
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
 
-CUSTOM_WINDOW = "Custom (dragged)"
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
-class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
+class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
@@ -123,15 +121,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
         self.actions["redo"].setIconText("Redo")
         self.wl_combo.addItem(CUSTOM_WINDOW)  # shown after a right-drag: no preset describes it
         self.set_prediction_available(False)
-        self.status_text = QLabel()
-        self.cursor_text = QLabel()
-        self.window_text = QLabel()
-        self.summary_text = QLabel()
-        self.statusBar().addWidget(self.status_text, 1)
-        self.statusBar().addPermanentWidget(self.summary_text)
-        self.statusBar().addPermanentWidget(self.cursor_text)
-        self.statusBar().addPermanentWidget(self.window_text)
-
+        self._build_status_bar()
         self.image_list.currentImageChanged.connect(self.show_image)
         self.canvas.previewChanged.connect(self.panel.show_landmarks)
         self.canvas.editFinished.connect(self._on_edit_finished)
@@ -147,6 +137,16 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
             self.resizeDocks(docks, [330, 380], Qt.Orientation.Horizontal)
         if settings_problem:
             self.show_banner(settings_problem)
+
+    def _build_status_bar(self) -> None:
+        self.status_text = QLabel()
+        self.cursor_text = QLabel()
+        self.window_text = QLabel()
+        self.summary_text = QLabel()
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.summary_text)
+        self.statusBar().addPermanentWidget(self.cursor_text)
+        self.statusBar().addPermanentWidget(self.window_text)
 
     # ------------------------------------------------------------------ panels and messages
 
@@ -399,40 +399,6 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
     def previous_image(self) -> None:
         self.image_list.step(-1)
 
-    # ------------------------------------------------------------------ view
-
-    def fit_view(self) -> None:
-        self.canvas.fit_view()
-
-    def zoom_hips(self) -> None:
-        self.canvas.zoom_to_hips()
-
-    def zoom_in(self) -> None:
-        self.canvas.zoom(1.25)
-
-    def zoom_out(self) -> None:
-        self.canvas.zoom(0.8)
-
-    def zoom_actual(self) -> None:
-        self.canvas.zoom_actual_pixels()
-
-    def toggle_invert(self, on: bool) -> None:
-        self.canvas.set_inverted(on)
-
-    def default_window(self) -> None:
-        self.apply_window_preset(self.wl_combo.itemText(0))
-
-    def apply_window_preset(self, name: str) -> None:
-        loaded = self.canvas.loaded
-        if loaded is not None and name != CUSTOM_WINDOW:
-            self.canvas.set_window(*preset_window(name, loaded.pyramid.levels[-1], loaded.window))
-            self.wl_combo.setCurrentText(name)
-
-    def show_shortcuts(self) -> None:
-        from hipvision.gui.shortcuts_dialog import ShortcutsDialog
-
-        ShortcutsDialog(self).exec()
-
     def show_preferences(self) -> None:
         from hipvision.gui.preferences_dialog import PreferencesDialog
 
@@ -455,11 +421,6 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, QMainWindow):
             self.reload_image_list()
             if self.current_image_id is not None:
                 self.on_annotation_changed(self.current_image_id)
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About HipVision",
-                          f"HipVision {hipvision.__version__}\nNorberg angle measurement for canine VD hip "
-                          "radiographs. Grade hints support, and never replace, the veterinarian's reading.")
 
     def closeEvent(self, ev) -> None:
         if self.remember_geometry:

@@ -118,6 +118,36 @@ def report_page_image(project: Project, image_id: int, *, dpi: int = 100,
     return full
 
 
+def _draw_views(painter: QPainter, rad, state, thresholds: GradeThresholds, page, top: float, y: float,
+                thumb) -> float:
+    """The whole radiograph (top right) and the large view of both hips below; returns the new y."""
+    W, H, mm, dpi = page
+    thumb_w, thumb_h = thumb
+    lm, rec = state.landmarks, state.image
+    full_w, full_h = rad.full_size[1], rad.full_size[0]
+    overlay = build_overlay(lm, rec.mapping, state.kind, thresholds) if lm is not None else None
+    region = hips_box(lm, full_w, full_h) if lm is not None else None
+    # Each image is rendered at the size it is printed, so the overlay has print sizes.
+    k = min(thumb_w / full_w, thumb_h / full_h)
+    tx, tw, th = W - full_w * k, full_w * k, full_h * k
+    painter.drawImage(QRectF(tx, top, tw, th),
+                      render_annotated(rad, None if region else overlay, max_side=max(16, round(max(tw, th)))))
+    if region is not None:  # where the large view below is taken from
+        painter.setPen(QPen(QColor("#ffd54f"), max(1.0, 0.35 * mm)))
+        painter.drawRect(QRectF(tx + (region[0] + 0.5) * k, top + (region[1] + 0.5) * k,
+                                (region[2] - region[0]) * k, (region[3] - region[1]) * k))
+    y = max(y, top + th) + 4 * mm
+    if region is not None:
+        rw, rh = region[2] - region[0], region[3] - region[1]
+        k = min(W / rw, 0.45 * H / rh)
+        w, h = rw * k, rh * k
+        painter.drawImage(QRectF((W - w) / 2, y, w, h),
+                          render_annotated(rad, overlay, region=region, max_side=max(16, round(max(w, h))),
+                                           style=OverlayStyle.for_print(dpi)))
+        y += h + 4 * mm
+    return y
+
+
 def _page(painter: QPainter, W: float, H: float, project: Project, image_id: int, thresholds: GradeThresholds,
           loader, stamp: datetime, page: int, pages: int, *, dpi: int = DPI) -> None:
     mm = dpi / 25.4
@@ -167,27 +197,7 @@ def _page(painter: QPainter, W: float, H: float, project: Project, image_id: int
         y += 3 * mm
         line(f"The image could not be read: {reason}", 11, colour="#c62828")
     else:
-        full_w, full_h = rad.full_size[1], rad.full_size[0]
-        overlay = build_overlay(lm, rec.mapping, state.kind, thresholds) if lm is not None else None
-        region = hips_box(lm, full_w, full_h) if lm is not None else None
-        # Each image is rendered at the size it is printed, so the overlay has print sizes.
-        k = min(thumb_w / full_w, thumb_h / full_h)
-        tx, tw, th = W - full_w * k, full_w * k, full_h * k
-        painter.drawImage(QRectF(tx, top, tw, th),
-                          render_annotated(rad, None if region else overlay, max_side=max(16, round(max(tw, th)))))
-        if region is not None:  # where the large view below is taken from
-            painter.setPen(QPen(QColor("#ffd54f"), max(1.0, 0.35 * mm)))
-            painter.drawRect(QRectF(tx + (region[0] + 0.5) * k, top + (region[1] + 0.5) * k,
-                                    (region[2] - region[0]) * k, (region[3] - region[1]) * k))
-        y = max(y, top + th) + 4 * mm
-        if region is not None:
-            rw, rh = region[2] - region[0], region[3] - region[1]
-            k = min(W / rw, 0.45 * H / rh)
-            w, h = rw * k, rh * k
-            painter.drawImage(QRectF((W - w) / 2, y, w, h),
-                              render_annotated(rad, overlay, region=region, max_side=max(16, round(max(w, h))),
-                                               style=OverlayStyle.for_print(dpi)))
-            y += h + 4 * mm
+        y = _draw_views(painter, rad, state, thresholds, (W, H, mm, dpi), top, y, (thumb_w, thumb_h))
 
     notice = review_notice(state)
     if lm is None:
