@@ -46,16 +46,17 @@ def predictor_for(project: Project, device: str = "auto"):
 
 def ensure_default_model(project: Project):
     """Record the bundled phantom model in the project once, so it is listed, comparable,
-    and can be reverted to after a retrain."""
-    from hipvision.ml.predict import Predictor
+    and can be reverted to after a retrain. Torch-free (sidecar only): it runs when a project
+    opens, before any model is needed."""
+    from hipvision.core.resources import default_model_dir
+    from hipvision.ml.sidecar import DEFAULT_MODEL_FILE, read_sidecar
 
     for rec in project.models():
         if rec.kind == "default":
             return rec
-    path = Predictor.default_path()
+    path = default_model_dir() / DEFAULT_MODEL_FILE
     if not path.is_file():
         return None
-    from hipvision.ml.checkpoint import read_sidecar
 
     meta = read_sidecar(path)
     return project.add_model(

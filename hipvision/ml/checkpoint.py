@@ -23,23 +23,16 @@ from hipvision.core.hashing import file_sha256
 from hipvision.core.landmarks import LANDMARK_NAMES
 from hipvision.ml.model import KeypointNet, NetSpec
 from hipvision.ml.pipeline import PipelineOptions
+from hipvision.ml.sidecar import FORMAT, FORMAT_VERSION, CheckpointError, read_sidecar, sidecar_path
 
-FORMAT = "hipvision-keypoints"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "ModelBundle", "load_checkpoint", "read_sidecar",
+           "save_checkpoint", "sidecar_path"]
+
 LANDMARK_SCHEMA = {
     "order": "image",  # predictions are in image order; the image's SideMapping gives patient sides
     "per_side": list(LANDMARK_NAMES),
     "coordinates": "full-resolution image pixels, pixel centres at integers, x right, y down",
 }
-
-
-class CheckpointError(ValueError):
-    """A model file that cannot be used; str() names the file and the problem."""
-
-    def __init__(self, path, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 @dataclass
@@ -52,10 +45,6 @@ class ModelBundle:
     @property
     def model_id(self) -> str:
         return str(self.meta.get("model_id", "unnamed"))
-
-
-def sidecar_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".json")
 
 
 def state_tensors(bundle: ModelBundle, *, half: bool = False) -> dict[str, torch.Tensor]:
@@ -101,30 +90,6 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
     meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
-
-
-def read_sidecar(path: str | Path) -> dict:
-    """The validated sidecar of a weights file (no weights loaded)."""
-    path = Path(path)
-    side = sidecar_path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "model file not found")
-    if not side.is_file():
-        raise CheckpointError(path, f"its sidecar {side.name} is missing (a model is a .safetensors + .json pair)")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(side, f"sidecar is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise CheckpointError(side, f"not a HipVision keypoint model sidecar (format {found!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(side, f"format version {meta.get('format_version')!r} is not supported "
-                                    f"(this hipvision reads version {FORMAT_VERSION}); update hipvision")
-    for key in ("stage1", "weights_sha256", "pipeline"):
-        if key not in meta:
-            raise CheckpointError(side, f"sidecar lacks {key!r}")
-    return meta
 
 
 def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> ModelBundle:

@@ -28,8 +28,8 @@ from hipvision.core.landmarks import HipLandmarks, SideLandmarks, SideMapping
 from hipvision.ml.checkpoint import CheckpointError, ModelBundle, load_checkpoint
 from hipvision.ml.device import pick_device, set_cpu_threads
 from hipvision.ml.pipeline import ArraySource, PipelineOptions, RawHips, run_pipeline
+from hipvision.ml.sidecar import DEFAULT_MODEL_FILE as DEFAULT_MODEL_NAME
 
-DEFAULT_MODEL_NAME = "default.safetensors"
 LOW_CONFIDENCE = 0.5
 
 

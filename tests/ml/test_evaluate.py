@@ -67,7 +67,7 @@ def test_evaluate_reports_per_split(phantom_samples):
     off = evaluate(_Perfect(truths, rotate=4.0), phantom_samples, splits=("val",))
     assert off.by_split["val"]["na_mae"] == pytest.approx(2.0, abs=1e-6)
     md = off.to_markdown()
-    assert "| val | 2 | 4 | 2.00 |" in md
+    assert "| val | 2 | 4 | 100.0 | 2.00 |" in md  # heads located, then the NA MAE
     assert off.csv_text().count("\n") == 1 + 4
 
 
