@@ -147,10 +147,10 @@ def _marker_px(s: SideOverlay, to_device: ToDevice, style: OverlayStyle) -> floa
 def _paint_markers(painter: QPainter, s: SideOverlay, points: tuple[QPointF, QPointF, QPointF], m: float,
                    style: OverlayStyle, kind: str) -> None:
     head, rim, dot = points
-    # Shrunk symbols (a small head) are also drawn thinner, with a thinner halo and a hollow
-    # dot, so the head outline and the rim underneath stay visible.
+    # Shrunk symbols (a small head) also get a thinner halo and a hollow dot, so the head
+    # outline and the rim underneath stay visible.
     small = m < style.marker_px
-    width = max(1.0, style.line_px * 0.8 * (m / style.marker_px if small else 1.0))
+    width = max(1.0, style.line_px * 0.8)
     halo = 1.0 if small else 2.0
     marker_pen = QPen(QColor(s.side_colour), width)
     if kind in _UNCONFIRMED:
