@@ -135,7 +135,8 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
         arc_pen.setWidthF(style.line_px * 1.25)
         _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPath(path)), arc_pen)
 
-    _paint_markers(painter, s, (head, rim, to_device(*s.radius_handle)), marker_size(r_dev, style.marker_px), style, kind)
+    m = marker_size(r_dev, style.marker_px)
+    _paint_markers(painter, s, (head, rim, to_device(*s.radius_handle)), m, style, kind)
 
 
 def _marker_px(s: SideOverlay, to_device: ToDevice, style: OverlayStyle) -> float:
