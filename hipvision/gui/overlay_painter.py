@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 
 from hipvision.annotation.overlay_geometry import CENTRE_LINE_COLOUR, Overlay, SideOverlay
+from hipvision.annotation.overlay_layout import LabelRequest, marker_size, place_labels
 
 ToDevice = Callable[[float, float], QPointF]
 
@@ -70,11 +71,11 @@ def _unit(a: QPointF, b: QPointF) -> tuple[float, float, float]:
     return (dx / n, dy / n, n) if n > 1e-9 else (0.0, 0.0, 0.0)
 
 
-def _shadowed(painter: QPainter, draw: Callable[[QPen], None], pen: QPen) -> None:
+def _shadowed(painter: QPainter, draw: Callable[[QPen], None], pen: QPen, halo: float = 2.0) -> None:
     """Draw twice, first wide and dark: overlays must read on white bone and black air alike."""
     shadow = QPen(pen)
     shadow.setColor(QColor(0, 0, 0, 150))
-    shadow.setWidthF(pen.widthF() + 2.0)
+    shadow.setWidthF(pen.widthF() + halo)
     draw(shadow)
     draw(pen)
 
@@ -92,8 +93,7 @@ def paint_overlay(painter: QPainter, overlay: Overlay, to_device: ToDevice,
               _pen(CENTRE_LINE_COLOUR, style.line_px * 0.75, kind, alpha))
     for s in overlay.sides:
         _paint_side(painter, s, to_device, style, kind, alpha)
-    for s in overlay.sides:
-        _paint_label(painter, s, to_device, style, kind)
+    _paint_labels(painter, overlay, to_device, style)
     painter.restore()
 
 
@@ -135,8 +135,25 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
         arc_pen.setWidthF(style.line_px * 1.25)
         _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPath(path)), arc_pen)
 
-    m = style.marker_px
-    marker_pen = QPen(QColor(s.side_colour), max(1.0, style.line_px * 0.8))
+    m = marker_size(r_dev, style.marker_px)
+    _paint_markers(painter, s, (head, rim, to_device(*s.radius_handle)), m, style, kind)
+
+
+def _marker_px(s: SideOverlay, to_device: ToDevice, style: OverlayStyle) -> float:
+    head = to_device(*s.head)
+    r_dev, _ = _arc_radius(head, s, to_device, style)
+    return marker_size(r_dev, style.marker_px)
+
+
+def _paint_markers(painter: QPainter, s: SideOverlay, points: tuple[QPointF, QPointF, QPointF], m: float,
+                   style: OverlayStyle, kind: str) -> None:
+    head, rim, dot = points
+    # Shrunk symbols (a small head) also get a thinner halo and a hollow dot, so the head
+    # outline and the rim underneath stay visible.
+    small = m < style.marker_px
+    width = max(1.0, style.line_px * 0.8)
+    halo = 1.0 if small else 2.0
+    marker_pen = QPen(QColor(s.side_colour), width)
     if kind in _UNCONFIRMED:
         marker_pen.setStyle(Qt.PenStyle.DashLine if kind == "flagged" else Qt.PenStyle.SolidLine)
     # Head centre: a cross. Rim: a diamond. Radius handle: a dot on the outline.
@@ -145,12 +162,11 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
         painter.drawLine(head + QPointF(-m, 0), head + QPointF(m, 0))
         painter.drawLine(head + QPointF(0, -m), head + QPointF(0, m))
 
-    _shadowed(painter, cross, marker_pen)
+    _shadowed(painter, cross, marker_pen, halo)
     diamond = QPolygonF([rim + QPointF(0, -m), rim + QPointF(m, 0), rim + QPointF(0, m), rim + QPointF(-m, 0)])
-    _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPolygon(diamond)), marker_pen)
-    dot = to_device(*s.radius_handle)
-    if kind == "flagged":  # hollow: an unconfirmed radius
-        painter.setPen(QPen(QColor(s.side_colour), max(1.0, style.line_px * 0.8)))
+    _shadowed(painter, lambda p: (painter.setPen(p), painter.drawPolygon(diamond)), marker_pen, halo)
+    if kind == "flagged" or small:  # hollow: an unconfirmed radius, or one on a small head
+        painter.setPen(QPen(QColor(s.side_colour), width))
         painter.drawEllipse(dot, m * 0.6, m * 0.6)
     else:
         painter.setPen(QPen(QColor(0, 0, 0, 170), 1.0))
@@ -159,41 +175,48 @@ def _paint_side(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: O
         painter.setBrush(Qt.BrushStyle.NoBrush)
 
 
-def _paint_label(painter: QPainter, s: SideOverlay, to_device: ToDevice, style: OverlayStyle, kind: str) -> None:
-    head = to_device(*s.head)
+def _label_text(s: SideOverlay, kind: str) -> str:
+    return s.label + (" ?" if kind == "flagged" else "")  # a doubtful prediction's NA is a question
+
+
+def _label_request(s: SideOverlay, metrics, to_device: ToDevice, style: OverlayStyle, kind: str) -> LabelRequest:
+    head, rim = to_device(*s.head), to_device(*s.rim)
     ux, uy, _ = _unit(head, to_device(*s.other_head))
-    vx, vy, _ = _unit(head, to_device(*s.rim))
+    vx, vy, _ = _unit(head, rim)
     # Along the arc's bisector, beyond the arc; straight up when the angle is degenerate.
     bx, by = ux + vx, uy + vy
     n = math.hypot(bx, by)
     bx, by = (bx / n, by / n) if n > 1e-6 else (0.0, -1.0)
     _, arc = _arc_radius(head, s, to_device, style)
+    w = metrics.horizontalAdvance(_label_text(s, kind)) + style.font_px * 0.6
+    h = metrics.height() + style.font_px * 0.2
+    # Small (dysplastic) angles put the bisector close to the rim arm: the label must hide
+    # neither the rim marker nor the arm, nor the head centre and radius handle.
+    arm = [head + (rim - head) * (k / 12) for k in range(2, 13)]
+    dot = to_device(*s.radius_handle)
+    keep = tuple((p.x(), p.y()) for p in [head, dot, *arm])
+    return LabelRequest(head=(head.x(), head.y()), towards=(bx, by), outward=(-ux, -uy) if ux or uy else (0.0, -1.0),
+                        start=arc + style.font_px * 0.35, size=(w, h), keep_clear=keep)
+
+
+def _paint_labels(painter: QPainter, overlay: Overlay, to_device: ToDevice, style: OverlayStyle) -> None:
+    """Both NA labels, placed together (overlay_layout) so they never sit on each other."""
+    kind = overlay.kind
     font = QFont()
     font.setPixelSize(max(6, round(style.font_px)))
     font.setBold(True)
     painter.setFont(font)
-    text = s.label + (" ?" if kind == "flagged" else "")  # a doubtful prediction's NA is a question
     metrics = painter.fontMetrics()
-    w = metrics.horizontalAdvance(text) + style.font_px * 0.6
-    h = metrics.height() + style.font_px * 0.2
-    pad = style.font_px * 0.35
-    dist = arc + pad + abs(bx) * w / 2 + abs(by) * h / 2
-    rim = to_device(*s.rim)
-    # Small (dysplastic) angles put the bisector close to the rim arm: walk outwards until
-    # the label hides neither the rim marker nor the arm, so the landmark stays visible.
-    keep_clear = [head + (rim - head) * (k / 12) for k in range(13)]
-    grow = style.marker_px * 1.5
-    for _ in range(16):
-        centre = QPointF(head.x() + bx * dist, head.y() + by * dist)
-        box = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
-        if not any(box.adjusted(-grow, -grow, grow, grow).contains(p) for p in keep_clear[2:]):
-            break
-        dist += h * 0.5
-    painter.setPen(QPen(QColor(s.grade_colour), max(1.0, style.line_px * 0.6),
-                        _PEN_STYLE.get(kind, Qt.PenStyle.SolidLine)))
-    painter.setBrush(QBrush(QColor(0, 0, 0, 185)))
-    painter.drawRoundedRect(box, h * 0.25, h * 0.25)
-    painter.setBrush(Qt.BrushStyle.NoBrush)
-    painter.setPen(QPen(QColor(s.grade_colour).lighter(135)))
-    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-
+    requests = [_label_request(s, metrics, to_device, style, kind) for s in overlay.sides]
+    markers = [_marker_px(s, to_device, style) for s in overlay.sides]
+    boxes = place_labels(requests, clearance=max(2.0, 1.5 * max(markers)))
+    for s, b in zip(overlay.sides, boxes):
+        box = QRectF(b.x0, b.y0, b.width, b.height)
+        h = b.height
+        painter.setPen(QPen(QColor(s.grade_colour), max(1.0, style.line_px * 0.6),
+                            _PEN_STYLE.get(kind, Qt.PenStyle.SolidLine)))
+        painter.setBrush(QBrush(QColor(0, 0, 0, 185)))
+        painter.drawRoundedRect(box, h * 0.25, h * 0.25)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(s.grade_colour).lighter(135)))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, _label_text(s, kind))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 
 from hipvision.annotation.overlay_geometry import Overlay
@@ -37,11 +37,13 @@ def gray_qimage(gray: np.ndarray) -> QImage:
 def render_annotated(radiograph: Radiograph, overlay: Overlay | None, *, window: tuple[float, float] | None = None,
                      invert: bool = False, max_side: int | None = None,
                      region: tuple[float, float, float, float] | None = None,
-                     style: OverlayStyle | None = None) -> QImage:
+                     style: OverlayStyle | None = None, enlarge: bool = False) -> QImage:
     """The windowed radiograph with the overlay on top, as an RGB32 QImage.
 
     Landmarks are in full-resolution pixels. `region` = (x0, y0, x1, y1) in those pixels
-    crops the output (e.g. to the hips); `max_side` shrinks it, the overlay scaled alike."""
+    crops the output (e.g. to the hips); `max_side` shrinks it, the overlay scaled alike, and
+    with `enlarge` also grows a smaller image to it (a print: the overlay is then drawn at the
+    printed size, not drawn small and blown up with the pixels)."""
     ensure_gui_application()
     k_load = radiograph.width / radiograph.full_size[1]  # the radiograph may be loaded reduced
     pixels, x0, y0 = radiograph.pixels, 0.0, 0.0
@@ -53,11 +55,17 @@ def render_annotated(radiograph: Radiograph, overlay: Overlay | None, *, window:
             raise ValueError(f"render region {region} does not overlap the image")
         pixels, x0, y0 = pixels[r0:r1, c0:c1], c0, r0
     size = target_size(*pixels.shape, max_side)
+    if enlarge and max_side is not None and max(pixels.shape) < max_side:
+        s = max_side / max(pixels.shape)
+        size = (max(1, round(pixels.shape[0] * s)), max(1, round(pixels.shape[1] * s)))
     k = k_load * size[1] / pixels.shape[1]  # output pixels per full-resolution pixel
-    if size != pixels.shape:
+    if max(size) < max(pixels.shape):
         pixels = resize_area(pixels, size)
     centre, width = window or default_window(radiograph)
     image = gray_qimage(apply_window(pixels, centre, width, invert=invert)).convertToFormat(QImage.Format.Format_RGB32)
+    if (image.height(), image.width()) != size:
+        image = image.scaled(size[1], size[0], Qt.AspectRatioMode.IgnoreAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
     if overlay is not None:
         # Landmarks are full-resolution coordinates with integers at pixel centres; QPainter
         # puts integers at pixel corners, hence the half-pixel shifts.

@@ -143,7 +143,7 @@ def _draw_views(painter: QPainter, rad, state, thresholds: GradeThresholds, page
         w, h = rw * k, rh * k
         painter.drawImage(QRectF((W - w) / 2, y, w, h),
                           render_annotated(rad, overlay, region=region, max_side=max(16, round(max(w, h))),
-                                           style=OverlayStyle.for_print(dpi)))
+                                           style=OverlayStyle.for_print(dpi), enlarge=True))
         y += h + 4 * mm
     return y
 

@@ -45,3 +45,43 @@ def test_overlay_lands_on_the_landmarks_at_any_output_size(qapp, max_side):
         # ... and the circle at the head radius.
         ring = np.abs(np.hypot(xs - cx, ys - cy) - s.head_r * k) < 2.0
         assert ring.sum() > 2 * s.head_r * k
+
+
+def small_hips_case():
+    """A whole-body view whose pelvis is a tenth of the image: heads ~6 px in radius."""
+    case = render_phantom(0, PhantomConfig(size=1024, wide_fraction=1.0))
+    assert case.params["pelvis_fraction"] < 0.15
+    px = case.pixels.astype(np.float32)
+    rad = Radiograph(pixels=px, path=None, format="png", bit_depth=16, spacing=case.spacing, modality="",
+                     window=None, full_size=px.shape)
+    return case, rad
+
+
+def test_small_hips_labels_apart_and_landmarks_visible(qapp, monkeypatch):
+    from hipvision.gui import overlay_painter
+
+    case, rad = small_hips_case()
+    placed = []
+
+    def spy(requests, clearance):
+        boxes = overlay_painter_place(requests, clearance)
+        placed.append((requests, boxes))
+        return boxes
+
+    overlay_painter_place = overlay_painter.place_labels
+    monkeypatch.setattr(overlay_painter, "place_labels", spy)
+    img = render_annotated(rad, build_overlay(case.landmarks, case.mapping, "user"))
+    img.save("/tmp/labels_test_render.png")
+    (requests, (a, b)), = placed
+    assert not a.intersects(b)
+    for box in (a, b):
+        for r in requests:  # neither label on a head centre, rim or radius handle of either hip
+            assert not any(box.contains(p) for p in r.keep_clear)
+    rgb = to_rgb(img)
+    for side in ("left", "right"):
+        s = case.landmarks.side(side)
+        ys, xs = np.nonzero(near(rgb, SIDE_COLOURS[Side(side)]))
+        d = np.hypot(xs - (s.head_x + 0.5), ys - (s.head_y + 0.5))
+        # The symbols stay within the small head (a 7-px cross on a 6-px head spills far
+        # beyond it and buries head and rim): hardly any side colour just outside the outline.
+        assert ((d > s.head_r + 3) & (d < s.head_r + 12)).sum() < 10, side

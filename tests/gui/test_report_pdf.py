@@ -71,3 +71,28 @@ def test_an_unreviewed_prediction_is_watermarked_and_a_doubtful_one_ungraded(qap
     # The red watermark and notice cover far more of the page than the (verified) page's red marks.
     assert _red_pixels(flagged) > _red_pixels(verified) + 2000
     assert _red_pixels(plausible) > _red_pixels(verified) + 2000
+
+
+def test_small_hips_are_drawn_at_their_printed_size(qapp, project_dir, monkeypatch):
+    """A pelvis a tenth of the image is a ~130-px region printed ~700 px wide at 100 dpi: its overlay
+    must be drawn at that size, not drawn small and blown up (symbols over the heads)."""
+    from hipvision.gui import report_pdf
+    from tests.gui.test_render import small_hips_case
+
+    case, rad = small_hips_case()
+    calls = []
+
+    def spy(radiograph, overlay, **kw):
+        img = render(radiograph, overlay, **kw)
+        calls.append((kw, img))
+        return img
+
+    render = report_pdf.render_annotated
+    monkeypatch.setattr(report_pdf, "render_annotated", spy)
+    with Project.open(project_dir) as p:
+        rec = p.images()[0]
+        p.save_annotation(rec.id, case.landmarks, mapping=case.mapping, status="verified")
+        page = report_page_image(p, rec.id, dpi=100, loader=lambda _: rad)
+    page.save("/tmp/labels_test_pdf.png")
+    (kw, hips), = [(kw, img) for kw, img in calls if kw.get("region")]
+    assert max(hips.width(), hips.height()) == kw["max_side"] > 4 * (kw["region"][2] - kw["region"][0])
