@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("reference", metavar="REFERENCE", help="folder with the radiographs and their landmarks JSON")
     p.add_argument("--model", help="a .safetensors model (default: the bundled one)")
     p.add_argument("--no-zoom", action="store_true", help="skip the zoomed second stage-1 pass")
+    p.add_argument("--radius-prior", choices=("model", "on", "off"), default="model",
+                   help="scale the first hip crops by the inter-head distance (on) or stage 1's radius (off); "
+                        "default: as the model's sidecar says")
     p.add_argument("--click-error", type=float, default=1 / 3, help="click miss in head radii (default 1/3)")
     p.add_argument("--click-trials", type=int, default=5, help="simulated click pairs per image (default 5)")
     p.add_argument("--repeats", type=int, default=5, help="timed click predictions (median)")
@@ -55,10 +58,12 @@ def run(args) -> int:
         refs = read_reference(args.reference)
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    kw = {"threads": args.threads, "zoom": False if args.no_zoom else None}
+    kw = {"threads": args.threads, "zoom": False if args.no_zoom else None,
+          "radius_prior": None if args.radius_prior == "model" else args.radius_prior == "on"}
     predictor = Predictor.resolve(args.model, **kw)
     rows = evaluate_reference(predictor, refs, click_error=args.click_error, click_trials=args.click_trials)
-    print(f"model {predictor.model_id}, zoom {'on' if predictor.options.zoom else 'off'}; "
+    print(f"model {predictor.model_id}, zoom {'on' if predictor.options.zoom else 'off'}, "
+          f"radius prior {'on' if predictor.options.radius_prior else 'off'}; "
           f"{len(refs)} real radiographs, clicks off by {args.click_error:.2f} head radii")
     print(_table(rows))
     for mode in ("auto", "clicks"):

@@ -83,7 +83,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "stage2": bundle.stage2.spec.to_dict() if bundle.stage2 is not None else None,
         "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters,
                      "crop_views": bundle.options.crop_views, "zoom": bundle.options.zoom,
-                     "zoom_side": bundle.options.zoom_side},
+                     "zoom_side": bundle.options.zoom_side, "radius_prior": bundle.options.radius_prior},
         "landmark_schema": LANDMARK_SCHEMA,
     })
     meta.setdefault("model_id", path.stem)
@@ -108,7 +108,8 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
         options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]),
                                   crop_views=int(p.get("crop_views", 1)),
                                   # models from before the zoomed pass were not trained for it
-                                  zoom=bool(p.get("zoom", False)), zoom_side=float(p.get("zoom_side", 2.8)))
+                                  zoom=bool(p.get("zoom", False)), zoom_side=float(p.get("zoom_side", 2.8)),
+                                  radius_prior=bool(p.get("radius_prior", False)))
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(sidecar_path(path), f"sidecar describes no valid model: {exc}") from None
     try:

@@ -91,6 +91,9 @@ class PipelineOptions:
     crop_views: int = 1  # final-iteration crops per hip, shifted by a tenth of a radius, averaged
     zoom: bool = True  # re-run stage 1 on a square around the hips it found
     zoom_side: float = 2.8  # that square's side, in inter-head distances (a pelvis-framed view)
+    # Scale stage 2's first crops by the heads' distance (INTER_HEAD_RADII) instead of stage 1's
+    # radius, which is the least reliable thing stage 1 says on a real radiograph.
+    radius_prior: bool = False
 
     def __post_init__(self) -> None:
         if not 1.5 <= self.zoom_side <= 8.0:
@@ -228,6 +231,8 @@ def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list,
         if options.zoom:
             s1, gap = run_zoom(stage1, sources, s1[:, :, :2], options, device)
     hips = s1.copy()
+    if options.radius_prior and heads is None:
+        hips[:, :, 2] = clicked_hips(s1[:, :, :2])[:, :, 2]
     spread = np.full((n, 2, 2), np.nan)
     shift = np.zeros((n, 2, 2))
     for i in range(n):

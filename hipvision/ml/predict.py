@@ -66,7 +66,8 @@ class Predictor:
 
     def __init__(self, bundle: ModelBundle, *, device=None, path: Path | None = None, tta: bool = True,
                  low_confidence_below: float = LOW_CONFIDENCE, threads: int | None = None,
-                 refine_iters: int | None = None, crop_views: int | None = None, zoom: bool | None = None):
+                 refine_iters: int | None = None, crop_views: int | None = None, zoom: bool | None = None,
+                 radius_prior: bool | None = None):
         self.bundle = bundle
         self.device = pick_device(device or "auto") if not isinstance(device, torch.device) else device
         if self.device.type == "cpu" and threads is not None:
@@ -76,7 +77,8 @@ class Predictor:
         o = bundle.options  # the model's own settings unless overridden
         self.options = PipelineOptions(o.crop_factor, refine_iters or o.refine_iters, tta=tta,
                                        crop_views=crop_views or o.crop_views,
-                                       zoom=o.zoom if zoom is None else bool(zoom), zoom_side=o.zoom_side)
+                                       zoom=o.zoom if zoom is None else bool(zoom), zoom_side=o.zoom_side,
+                                       radius_prior=o.radius_prior if radius_prior is None else bool(radius_prior))
         self.path = path
         self.low_confidence_below = float(low_confidence_below)
         self._lock = threading.Lock()

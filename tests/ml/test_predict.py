@@ -183,3 +183,19 @@ def test_given_heads_replace_stage1_and_stage2_starts_from_them(tiny_model, phan
     assert pred.details["heads_given"] == clicks[::-1].tolist()
     with pytest.raises(ValueError, match="two finite"):
         p.predict(case.pixels.astype(np.float32), heads=[[1.0, 2.0]])
+
+
+def test_radius_prior_scales_the_first_crops_by_the_inter_head_distance(tiny_model, phantom_cases):
+    """`radius_prior`: stage 1's radius is replaced by inter-head distance / INTER_HEAD_RADII
+    (seen here without stage 2, whose input it scales)."""
+    from hipvision.ml.pipeline import INTER_HEAD_RADII, ArraySource, PipelineOptions, run_pipeline
+
+    img = phantom_cases[0].pixels.astype(np.float32)
+    net = Predictor.load(tiny_model.checkpoint, device="cpu").stage1
+    plain = run_pipeline(net, None, [ArraySource(img)], PipelineOptions(zoom=False))[0]
+    prior = run_pipeline(net, None, [ArraySource(img)], PipelineOptions(zoom=False, radius_prior=True))[0]
+    d = float(np.hypot(*(plain.hips[1, :2] - plain.hips[0, :2])))
+    want = max(d / INTER_HEAD_RADII, 0.004 * max(img.shape))  # the pipeline's floor for a sane radius
+    np.testing.assert_allclose(prior.hips[:, 2], want)
+    np.testing.assert_allclose(prior.hips[:, :2], plain.hips[:, :2])
+    assert not np.allclose(plain.hips[:, 2], want)
