@@ -75,3 +75,13 @@ def drag(qtbot, canvas, start: QPoint, end: QPoint, *, steps: int = 4, on_step=N
             on_step(k)
     qtbot.wait(12)
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+
+
+def save_shot(image, name: str) -> None:
+    """Keep a screenshot for a person to look at, only when asked: HIPVISION_TEST_SHOTS=folder."""
+    import os
+
+    folder = os.environ.get("HIPVISION_TEST_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        image.save(str(Path(folder) / name))

@@ -6,6 +6,7 @@ import numpy as np
 
 from hipvision.core.store import Project
 from hipvision.gui.report_pdf import report_page_image, write_report
+from tests.gui.conftest import save_shot
 
 
 def pdf_pages(path) -> int:
@@ -67,7 +68,7 @@ def test_an_unreviewed_prediction_is_watermarked_and_a_doubtful_one_ungraded(qap
         p.save_prediction(rec.id, lm, model_id=4, confidence=dict.fromkeys(ZERO_CONF, 0.9))
         assert review_notice(load_state(p, rec.id)) == "Prediction by model:4, not reviewed by a person."
         plausible = report_page_image(p, rec.id, dpi=60)
-    flagged.save("/tmp/shots/report_flagged.png")
+    save_shot(flagged, "report_flagged.png")
     # The red watermark and notice cover far more of the page than the (verified) page's red marks.
     assert _red_pixels(flagged) > _red_pixels(verified) + 2000
     assert _red_pixels(plausible) > _red_pixels(verified) + 2000

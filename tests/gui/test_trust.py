@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from hipvision.core.grading import GRADE_COLOURS
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks
-from tests.gui.conftest import drag, viewport_pos
+from tests.gui.conftest import drag, save_shot, viewport_pos
 
 ZERO_CONF = {f"{s}.{p}": 0.0 for s in ("left", "right") for p in ("head", "radius", "rim")}
 
@@ -59,7 +59,7 @@ def test_failed_prediction_is_flagged_everywhere_until_reviewed(qtbot, window):
     assert "low model confidence (6 of 6 landmarks)" in win.review_banner.label.text()
     assert win.review_banner.isVisible() and "outside 40–140°" in win.review_banner.label.text()
     qtbot.wait(100)  # let the layout settle before looking
-    win.grab().save("/tmp/shots/flagged_prediction.png")
+    save_shot(win.grab(), "flagged_prediction.png")
 
     # The banner's one action: the click tool answers it when attached...
     asked = []

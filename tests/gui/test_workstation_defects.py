@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox, QToolBar, QToolButton
 
-from tests.gui.conftest import drag, viewport_pos
+from tests.gui.conftest import drag, save_shot, viewport_pos
 
 
 def toolbar_button(win, name):
@@ -132,7 +132,7 @@ def test_jobs_pile_up_without_growing_the_window_and_finished_ones_clear(qtbot):
     assert panel.mae_curve.getViewBox() is panel.mae_view
     panel.resize(420, 600)
     qtbot.wait(50)
-    panel.grab().save("/tmp/shots/jobs_panel.png")
+    save_shot(panel.grab(), "jobs_panel.png")
     assert engine.shutdown(5_000)
 
 
