@@ -54,19 +54,19 @@ def collect_images(inputs: list[str]) -> list[tuple[str, object]]:
 
 def parse_heads(text: str):
     """'X1,Y1,X2,Y2' -> ((x1, y1), (x2, y2)); a CommandError naming the problem otherwise."""
-    import math
-
     from hipvision.cli import CommandError
+    from hipvision.core.geometry import GeometryError, head_clicks
 
     try:
         v = [float(t) for t in text.split(",")]
     except ValueError:
         raise CommandError(f"--heads must be four numbers X1,Y1,X2,Y2, got {text!r}") from None
-    if len(v) != 4 or not all(math.isfinite(x) for x in v):
-        raise CommandError(f"--heads must be four finite numbers X1,Y1,X2,Y2, got {text!r}")
-    if math.hypot(v[2] - v[0], v[3] - v[1]) < 2:
-        raise CommandError("--heads: both heads are on the same spot")
-    return (v[0], v[1]), (v[2], v[3])
+    if len(v) != 4:
+        raise CommandError(f"--heads must be four numbers X1,Y1,X2,Y2, got {text!r}")
+    try:
+        return head_clicks([v[:2], v[2:]])
+    except GeometryError as exc:
+        raise CommandError(f"--heads: {exc}") from None
 
 
 def run(args) -> int:

@@ -113,3 +113,22 @@ def fit_circle(points) -> CircleFit:
 
 def distance(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(b[0] - a[0], b[1] - a[1])
+
+
+MIN_HEAD_GAP_PX = 2.0  # two clicks closer than this are one spot, not two femoral heads
+
+
+def head_clicks(points) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two rough femoral-head centres (a click each), image-left first whatever the click order.
+
+    The one rule the place-with-clicks assist applies everywhere (CLI, engine job, predictor):
+    two finite (x, y) points at least MIN_HEAD_GAP_PX apart; GeometryError names what is wrong."""
+    try:
+        (x1, y1), (x2, y2) = ((float(x), float(y)) for x, y in points)
+    except (TypeError, ValueError):
+        raise GeometryError(f"heads must be two finite (x, y) points, got {points!r}") from None
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise GeometryError(f"heads must be two finite (x, y) points, got {points!r}")
+    if math.hypot(x2 - x1, y2 - y1) < MIN_HEAD_GAP_PX:
+        raise GeometryError("both heads are on the same spot; click each femoral head")
+    return ((x1, y1), (x2, y2)) if x1 <= x2 else ((x2, y2), (x1, y1))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipvision.core.geometry import GeometryError, head_clicks
 from hipvision.core.landmarks import HipLandmarks
 from hipvision.core.store import Project
 
@@ -25,11 +26,10 @@ class PlaceJob:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        pts = np.asarray(self.heads, dtype=np.float64)
-        if pts.shape != (2, 2) or not np.isfinite(pts).all():
-            raise ValueError(f"PlaceJob.heads must be two finite (x, y) points, got {self.heads!r}")
-        if float(np.hypot(*(pts[1] - pts[0]))) < 2.0:
-            raise ValueError("PlaceJob.heads: the two clicks are on the same spot; click each femoral head")
+        try:
+            object.__setattr__(self, "heads", head_clicks(self.heads))
+        except GeometryError as exc:
+            raise ValueError(f"PlaceJob.heads: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hipvision.core.geometry import head_clicks
 from hipvision.core.jobs import check_cancel
 from hipvision.core.landmarks import HipLandmarks, SideLandmarks, SideMapping
 from hipvision.ml.checkpoint import CheckpointError, ModelBundle, load_checkpoint
@@ -186,11 +187,7 @@ class Predictor:
         refines centre, radius and rim from there instead of from stage 1's guess."""
         if heads is None:
             return self.predict_batch([image], [mapping])[0]
-        heads = np.asarray(heads, dtype=np.float64)
-        if heads.shape != (2, 2) or not np.isfinite(heads).all():
-            raise ValueError(f"heads must be two finite (x, y) points, got {heads.tolist()!r}")
-        if heads[0, 0] > heads[1, 0]:  # image-left head first, whatever order the clicks came in
-            heads = heads[::-1]
+        heads = np.asarray(head_clicks(np.asarray(heads, dtype=np.float64).tolist()))  # image-left first
         src, name, path = self._source(image)
         with self._lock:
             raw = run_pipeline(self.stage1, self.stage2, [src], self.options, self.device, heads=heads[None])[0]

@@ -103,3 +103,12 @@ def test_circle_geometric_refinement_beats_algebraic_bias():
 def test_circle_degenerate_input_errors(pts, msg):
     with pytest.raises(GeometryError, match=msg):
         fit_circle(pts)
+
+
+def test_head_clicks_orders_image_left_first_and_refuses_one_spot_or_junk():
+    from hipvision.core.geometry import GeometryError, head_clicks
+
+    assert head_clicks([(300, 10), (100.5, 12)]) == ((100.5, 12.0), (300.0, 10.0))
+    for bad in ([(1, 1), (1.5, 1)], [(1, float("nan")), (50, 1)], [(1, 2)], "xy", None):
+        with pytest.raises(GeometryError):
+            head_clicks(bad)
