@@ -42,6 +42,10 @@ class RetrainResult:
     epochs_run: int
     repredicted: tuple[int, ...]
     seconds: float
+    basis: str = "validation"  # how old and new were compared: validation, cross-validation or none
+    folds: int = 0  # cross-validation folds
+    plan: str = ""  # how it trained (few_shot.FewShotPlan.summary)
+    out: str | None = None  # the copy asked for with --out
 
     @property
     def score(self) -> float | None:

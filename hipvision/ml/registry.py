@@ -46,15 +46,16 @@ def unique_name(project, name: str) -> str:
 
 
 def register_model(project, checkpoint: str | Path, *, activate: str | bool = "if_better", name: str | None = None,
-                   kind: str = "trained") -> Registration:
+                   kind: str = "trained", reason: str | None = None, metrics: dict | None = None) -> Registration:
     """Record `checkpoint` in the project's models table; activate per `activate`
-    (True, False or "if_better")."""
+    (True, False or "if_better"). A caller that judged the model itself (the retrain job)
+    passes True/False with its `reason` and the `metrics` of its comparison."""
     from hipvision.ml.predict import Predictor
 
     checkpoint = Path(checkpoint)
     meta = read_sidecar(checkpoint)
     stage1 = meta["stage1"]
-    metrics = dict(meta.get("metrics") or {})
+    metrics = {**(meta.get("metrics") or {}), **(metrics or {})}
     old = project.active_model()
     new_mae = old_mae = n_val = None
     if activate == "if_better":
@@ -78,7 +79,7 @@ def register_model(project, checkpoint: str | Path, *, activate: str | bool = "i
             metrics["val_na_mae_at_registration"] = new_mae
             metrics["val_images_at_registration"] = n_val
     else:
-        do, reason = bool(activate), "as requested"
+        do, reason = bool(activate), reason or "as requested"
     name = unique_name(project, name or meta.get("model_id") or checkpoint.stem)
     rec = project.add_model(name=name, backbone=stage1["backbone"], file=checkpoint, kind=kind,
                             data_summary=meta.get("data_summary") or {},

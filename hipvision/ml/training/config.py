@@ -32,8 +32,10 @@ def _f(default, help: str, **kw):
     return field(default=default, metadata={"help": help}, **kw)
 
 
+FREEZE = ("none", "stem", "backbone")
+
 # How models were trained before a TrainConfig field existed (for comparing old sidecars).
-LEGACY_DEFAULTS = {"synthetic_share": None, "synthetic_until": 1.0}
+LEGACY_DEFAULTS = {"synthetic_share": None, "synthetic_until": 1.0, "freeze": "none", "keep": "best"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class TrainConfig:
     trained_on: str | None = _f(None, "label stored with the model, e.g. phantoms (default: guessed from the data)")
     augment: AugmentConfig = field(default_factory=_default_augment, metadata={
         "help": "training augmentations: 'off', or AugmentConfig fields as name=value,... (e.g. rotate_deg=4,flip=0)"})
+    freeze: str = _f("none", "backbone layers not trained: none, stem (up to the first feature map: few-shot "
+                             "fine-tuning) or backbone (only the heads learn)")
+    keep: str = _f("best", "which weights to ship: best (validation epoch) or last (no per-epoch validation: "
+                           "few-shot runs, whose one or two validation images would pick an epoch by luck)")
     refine_iters: int = _f(2, "stage-2 refinement passes")
     val_tta: bool = _f(False, "flip TTA during validation (slower; final evaluation uses the Predictor's)")
     max_val_images: int = _f(0, "validate on at most this many images (0: all)")
@@ -110,6 +116,10 @@ class TrainConfig:
         if not isinstance(self.crops_per_hip, int) or not 1 <= self.crops_per_hip <= 8:
             raise ValueError(f"TrainConfig.crops_per_hip must be an int in 1..8, got {self.crops_per_hip!r}")
         check_mix(self.synthetic_share, self.synthetic_until, "TrainConfig.")
+        if self.freeze not in FREEZE:
+            raise ValueError(f"TrainConfig.freeze must be one of {FREEZE}, got {self.freeze!r}")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {self.keep!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"TrainConfig.patience must be an int >= 0, got {self.patience!r}")
         if not isinstance(self.seed, int):

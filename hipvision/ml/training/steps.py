@@ -26,6 +26,7 @@ from hipvision.ml.data import CacheSpec, KeypointDataset, Sample, build_cache, d
 from hipvision.ml.model import KeypointNet, keypoint_loss, stage1_spec, stage2_spec
 from hipvision.ml.pipeline import PipelineOptions
 from hipvision.ml.training.config import TrainConfig, TrainResult
+from hipvision.ml.training.freezing import apply_freeze, hold_frozen_statistics
 from hipvision.ml.training.samples import epoch_plan, shard
 from hipvision.ml.training.state import load_state, save_state, state_path
 from hipvision.ml.training.validation import validate
@@ -145,6 +146,7 @@ def build_models(run: Run) -> None:
         if config.pretrained and not run.pretrained_loaded and want_pre:
             run.report(0, 1, "no ImageNet weights available: training from random initialisation")
     run.model = TwoStage(stage1, stage2)
+    apply_freeze((stage1, stage2), config.freeze)
 
 
 def build_data(run: Run) -> None:
@@ -173,7 +175,8 @@ def build_optimisation(run: Run) -> None:
 
     config, device = run.config, run.device
     run.model.to(device)
-    run.optimizer = torch.optim.AdamW(run.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in run.model.parameters() if p.requires_grad]
+    run.optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     warmup = int(round(config.warmup_epochs * run.steps_per_epoch))
     run.scheduler = CosineLRScheduler(
         run.optimizer, t_initial=max(1, run.total_steps - warmup), lr_min=config.lr * config.min_lr_ratio,
@@ -217,7 +220,8 @@ def epoch_indices(run: Run, epoch: int) -> list[int]:
     """This process's sample indices for `epoch` (and the dataset set up for that epoch)."""
     config, dataset = run.config, run.dataset
     dataset.set_epoch(epoch)
-    is_synthetic = [s.source == "synthetic" for s in run.train]
+    # generated images and phantoms mixed into a few-shot run share the "not real" part of the epoch
+    is_synthetic = [s.source != "real" for s in run.train]
     dataset.set_plan(epoch_plan(is_synthetic, len(dataset), epoch, config.epochs, config.synthetic_share,
                                 config.synthetic_until))
     return shard(len(dataset), config.seed, epoch, run.rank, run.world, run.steps_per_epoch * run.batch_size)
@@ -231,6 +235,7 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, float]:
     loader = torch.utils.data.DataLoader(run.dataset, batch_size=run.batch_size, sampler=mine,
                                          num_workers=config.num_workers, drop_last=True)
     run.train_model.train()
+    hold_frozen_statistics((run.model.stage1, run.model.stage2), config.freeze)
     sums: dict[str, float] = {}
     n = 0
     for b in loader:
@@ -291,6 +296,8 @@ def validate_and_save(run: Run, epoch: int, losses: dict[str, float], guessed_on
     so they agree on stopping."""
     config, options = run.config, run.options
     eval_model = run.ema.module if run.ema is not None else run.model
+    if config.keep == "last":
+        return _keep_last(run, epoch, losses, guessed_on, eval_model, metrics)
     eval_model.eval()
     samples, cache, name = run.monitor
     vm = validate(eval_model.stage1, eval_model.stage2, samples, cache,
@@ -315,6 +322,20 @@ def validate_and_save(run: Run, epoch: int, losses: dict[str, float], guessed_on
         run.report(run.total_steps, run.total_steps,
                    f"stopped early: no better validation NA error for {config.patience} epochs")
         return True
+    return False
+
+
+def _keep_last(run: Run, epoch: int, losses: dict[str, float], guessed_on: str, eval_model, metrics) -> bool:
+    """keep="last": no per-epoch validation; the weights after the last epoch are the model."""
+    record = {"epoch": epoch + 1, **losses, "lr": run.optimizer.param_groups[0]["lr"]}
+    run.history.append(record)
+    if metrics is not None and run.is_main:
+        metrics(epoch + 1, {k: v for k, v in record.items() if k != "epoch"})
+    run.best_epoch = epoch + 1
+    if epoch + 1 == run.config.epochs:
+        run.best_state = {k: v.detach().to("cpu").clone() for k, v in eval_model.state_dict().items()}
+    if run.is_main:
+        save_state(run.state_file, _state(run, epoch, guessed_on))
     return False
 
 
