@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from hipvision.phantom.style import STYLES
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -29,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--wide-fraction", type=float, default=0.0,
                    help="share of wide-field images: abdomen/thorax/limbs in view, pelvis 8-90%% of the height "
                         "anywhere in the frame, film frames and text labels (default 0: pelvis-framed)")
+    p.add_argument("--style", default="default", choices=list(STYLES), metavar="NAME",
+                   help="clinic style, another X-ray unit's look for domain-shift tests (default: default). "
+                        + "; ".join(f"{s.name}: {s.description}" for s in STYLES.values()).replace("%", "%%"))
     p.add_argument("--compress", choices=("none", "jpeg2000", "rle"), default="none",
                    help="DICOM transfer syntax: lossless JPEG 2000 or RLE (default uncompressed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +55,7 @@ def run(args) -> int:
         config = PhantomConfig(size=args.size, na_range=(args.na_min, args.na_max),
                                dysplastic_fraction=args.dysplastic_fraction, bit_depth=args.bit_depth,
                                randomise=args.randomise, flip_fraction=args.flip_fraction,
-                               wide_fraction=args.wide_fraction)
+                               wide_fraction=args.wide_fraction, style=args.style)
     except ValueError as exc:
         raise CommandError(str(exc).replace("PhantomConfig.", "")) from None
     if args.n < 1:

@@ -107,8 +107,11 @@ def _lowpass(img: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def expose(mu: np.ndarray, e: dict, size: int, head_r_px: float, rng: np.random.Generator,
-           collimator: np.ndarray | None) -> np.ndarray:
-    """Attenuation -> processed radiograph in [0, 1] (float32, bone bright)."""
+           collimator: np.ndarray | None, detector: dict | None = None) -> np.ndarray:
+    """Attenuation -> processed radiograph in [0, 1] (float32, bone bright).
+
+    `detector`: a clinic style's unit (style.Detector draws): its noise grain, stationary grid,
+    edge enhancement and tone curve; None is the default phantoms' detector."""
     h, w = mu.shape
     n0 = 10.0 ** e["log10_photons"]
     k = np.float32(e["attenuation"])
@@ -125,25 +128,74 @@ def expose(mu: np.ndarray, e: dict, size: int, head_r_px: float, rng: np.random.
     # Quantum noise arises where photons are absorbed, and the scintillator then spreads both
     # signal and noise: noise before the blur gives the correlated grain of real detectors.
     counts = signal * np.float32(n0)
-    counts += np.sqrt(counts) * rng.standard_normal((h, w), dtype=np.float32)
+    noise = rng.standard_normal((h, w), dtype=np.float32)
     sigma = e["psf_sigma"] * size / 1024.0
+    if detector is not None:
+        noise = _grain(noise, detector["grain_px"] * size / 1024.0, sigma)
+    counts += np.sqrt(counts) * noise
     if sigma > 0.2:
         counts = cv2.GaussianBlur(counts, (0, 0), sigma)
     counts += np.float32(e["electronic_noise"] * n0) * rng.standard_normal((h, w), dtype=np.float32)
     if e["grid_lines"]:
         phase = np.arange(w, dtype=np.float32) * np.float32(2 * math.pi / e["grid_period"] * size / 1024.0)
         counts *= 1.0 - 0.03 * (0.5 + 0.5 * np.cos(phase))[None, :]
+    if detector is not None:
+        counts *= _grid_rows(h, detector)[:, None]
     img = np.log(np.float32(n0)) - np.log(np.maximum(counts, 0.5))
     if e["equalise"] > 0:  # DR processing flattens thick vs thin soft tissue, keeps the edges
         img -= np.float32(e["equalise"]) * (_lowpass(img, 3.0 * head_r_px) - img.mean())
     if e["sharpen"] > 0:
         img += np.float32(e["sharpen"]) * (img - cv2.GaussianBlur(img, (0, 0), max(0.25 * head_r_px, 1.0)))
+    if detector is not None:
+        img = _unsharp(img, detector, head_r_px)
     exposed = img if collimator is None else img[collimator[::, ::] > 0.99]
     sample = exposed.ravel()[:: max(exposed.size // 200_000, 1)]
     lo, hi = np.quantile(sample, [e["low_clip"], 1.0 - e["high_clip"]])
     out = np.clip((img - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
     if e["gamma"] != 1.0:
         out = out ** np.float32(e["gamma"])
+    if detector is not None:
+        out = _tone(out, detector)
     if collimator is not None and e["collimation"] == "shutter":  # software shutter: black outside
         out *= collimator
     return out.astype(np.float32, copy=False)
+
+
+# A clinic style's detector (see style.Detector); never used by the default phantoms.
+
+def _grain(noise: np.ndarray, grain_px: float, psf_px: float) -> np.ndarray:
+    """White noise made coarser (correlated over ~grain_px, a coarse CR phosphor), scaled so that
+    after the detector's blur (psf_px) its amplitude is what white noise would have had: the
+    texture moves to lower frequencies, the photon count still sets how strong it is."""
+    if grain_px <= 0.2:
+        return noise
+    # White noise blurred by s has a standard deviation of 1 / (2 sqrt(pi) s); blurs add in quadrature.
+    if psf_px > 0.2:  # expose() blurs only above 0.2 px
+        gain = math.sqrt(grain_px ** 2 + psf_px ** 2) / psf_px
+    else:
+        gain = 2.0 * math.sqrt(math.pi) * grain_px
+    return cv2.GaussianBlur(noise, (0, 0), grain_px) * np.float32(gain)
+
+
+def _grid_rows(h: int, d: dict) -> np.ndarray:
+    """Transmission of a stationary grid, per row: its lead strips run across the image, so each
+    image is crossed by fine horizontal lines at the same period (a moving grid would blur them)."""
+    y = np.arange(h, dtype=np.float64)
+    lines = 0.5 + 0.5 * np.cos(2 * math.pi * y / d["grid_period_px"] + d["grid_phase"])
+    return (1.0 - d["grid_depth"] * lines).astype(np.float32)
+
+
+def _unsharp(img: np.ndarray, d: dict, head_r_px: float) -> np.ndarray:
+    """CR-style unsharp masking with a wide kernel: edges gain a bright rim inside the bone and a
+    dark halo beside it, and the grid lines are sharpened along with everything else."""
+    sigma = max(d["usm_radius"] * head_r_px, 1.0)
+    return img + np.float32(d["usm_amount"]) * (img - cv2.GaussianBlur(img, (0, 0), sigma))
+
+
+def _tone(out: np.ndarray, d: dict) -> np.ndarray:
+    """The unit's look-up table: a logistic curve, rescaled to [black, white]. Its toe darkens the
+    soft tissue, its shoulder flattens the bone's contrast."""
+    c, k = d["tone_centre"], d["tone_slope"]
+    lo, hi = 1.0 / (1.0 + math.exp(k * c)), 1.0 / (1.0 + math.exp(-k * (1.0 - c)))
+    y = (1.0 / (1.0 + np.exp(-k * (out - c))) - lo) / (hi - lo)
+    return (d["black"] + (d["white"] - d["black"]) * y).astype(np.float32)

@@ -5,7 +5,8 @@ benchmarks use these phantoms. The order is: draw the target NA of each hip, bui
 landmarks so that they give that NA exactly (`phantom_geometry`), then draw the anatomy around
 them (`phantom_anatomy`) and acquire it (`phantom_exposure`). Everything else (pose, size,
 soft tissue, exposure, noise) is randomised so that a model trained on phantoms is a sensible
-first guess on real radiographs.
+first guess on real radiographs. A clinic style (`PhantomConfig.style`, see `style`) shifts the
+look consistently instead: another unit, room and patient population, the same dogs.
 
 Pixel coordinates: integer values are pixel centres (as in numpy/OpenCV), origin top-left.
 """
@@ -25,8 +26,9 @@ from hipvision.core.landmarks import HipLandmarks, Side, SideMapping
 from hipvision.phantom.anatomy import draw_anatomy, sample_anatomy
 from hipvision.phantom.body import sample_body
 from hipvision.phantom.exposure import collimation_mask, expose, marker_mask, sample_exposure
-from hipvision.phantom.film import add_borders, add_labels, sample_film
+from hipvision.phantom.film import add_borders, add_labels, burn_in_marker, collimated_field, sample_film
 from hipvision.phantom.geometry import Frame, build_hips, pixel_landmarks, sample_na_pair
+from hipvision.phantom.style import STYLES, style_names
 
 NA_LIMITS = (50.0, 140.0)  # what the geometry can build with a plausible acetabulum
 FORMATS = ("png", "dicom")
@@ -61,6 +63,9 @@ class PhantomConfig:
     # Share of wide-field images: abdomen, thorax and limbs in view, the pelvis anywhere at any
     # scale, film frames and text. 0 keeps every image pelvis-framed (the classic phantom).
     wide_fraction: float = 0.0
+    # A named clinic look (style.STYLES): another unit, room and patient population, for measuring
+    # domain shift and few-shot fine-tuning. "default" is the phantoms above, unchanged.
+    style: str = "default"
 
     def __post_init__(self) -> None:
         owner = "PhantomConfig"
@@ -81,6 +86,8 @@ class PhantomConfig:
         _number(owner, "wide_fraction", self.wide_fraction, 0.0, 1.0)
         if self.bit_depth not in (8, 16) or isinstance(self.bit_depth, bool):
             raise ValueError(f"{owner}.bit_depth must be 8 or 16, got {self.bit_depth!r}")
+        if not isinstance(self.style, str) or self.style not in STYLES:
+            raise ValueError(f"{owner}.style must be one of {style_names()}, got {self.style!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,9 +111,10 @@ def _keep_points(hips, span: float) -> np.ndarray:
 
 
 def _place(hips, shape: tuple[int, int], r_px: float, tilt: float, margin: float, place: tuple[float, float],
-           rnd: float, wide: bool) -> Frame:
+           rnd: float, wide: bool, shift: float = 0.0) -> Frame:
     """Pose of the pelvis: the hip region (joints plus trochanters) inside the image with a margin,
-    shrunk if it does not fit. A pelvis view centres it (give or take); a wide view puts it anywhere."""
+    shrunk if it does not fit. A pelvis view centres it (give or take, plus a clinic's habitual
+    `shift`, a share of the width); a wide view puts it anywhere."""
     h, w = shape
     keep = Frame(0.0, 0.0, 1.0, tilt).to_px(_keep_points(hips, 2.4))
     lo_xy, hi_xy = keep.min(axis=0), keep.max(axis=0)
@@ -117,7 +125,7 @@ def _place(hips, shape: tuple[int, int], r_px: float, tilt: float, margin: float
         ox = x_range[0] + place[0] * (x_range[1] - x_range[0])
         oy = y_range[0] + place[1] * (y_range[1] - y_range[0])
     else:
-        ox = w / 2 + rnd * (place[0] - 0.5) * 0.2 * w
+        ox = w / 2 + rnd * (place[0] - 0.5) * 0.2 * w + shift * w
         oy = place[1] * h
     ox, oy = min(max(ox, x_range[0]), x_range[1]), min(max(oy, y_range[0]), y_range[1])
     return Frame(ox, oy, r_px, tilt)
@@ -137,8 +145,6 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     na = sample_na_pair(rng, config.na_range, config.dysplastic_fraction)
     aspect = jitter(1.0, 1.25, 1.15)
     portrait = bool(rng.random() < 0.7) or rnd == 0
-    short = int(round(config.size / aspect))
-    h, w = (config.size, short) if portrait else (short, config.size)
     r_px = config.size * jitter(0.024, 0.048, 0.038)
     r_mm = jitter(10.0, 14.0, 12.0)
     tilt = math.radians(jitter(-6.0, 6.0, 0.0))
@@ -148,6 +154,16 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     anatomy = sample_anatomy(rng, rnd)
     exposure = sample_exposure(rng, rnd)
 
+    # A clinic style replaces some of those draws by its own, from its own stream: the dog stays the seed's.
+    look = STYLES[config.style].sample(int(seed), rnd)
+    pos = look.get("positioning")
+    if pos is not None:  # one cassette, a fixed pixel spacing, this clinic's patients and habits
+        aspect, portrait, r_mm, tilt = pos["aspect"], True, pos["head_radius_mm"], math.radians(pos["tilt_deg"])
+        r_px, place_y, anatomy["roll"] = r_mm * config.size / pos["cassette_mm"][1], pos["hips_y"], pos["roll"]
+    exposure.update(look.get("exposure", {}))
+    short = int(round(config.size / aspect))
+    h, w = (config.size, short) if portrait else (short, config.size)
+
     # The wide-field draws come from their own stream, so a seed's classic phantom never changes.
     wide_rng = np.random.default_rng([int(seed), 0x57DE])
     wide = bool(wide_rng.random() < config.wide_fraction)
@@ -155,8 +171,10 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
         lo_f, hi_f = PELVIS_FRACTION
         r_px = h * math.exp(wide_rng.uniform(math.log(lo_f), math.log(hi_f))) / PELVIS_SPAN
         r_mm = float(wide_rng.uniform(*HEAD_RADIUS_MM))  # toy to giant breeds: the pixel spacing follows
+        r_mm = r_mm if pos is None else pos["head_radius_mm"]
     frame = _place(hips, (h, w), r_px, tilt, 0.03 * config.size if not wide else 0.01 * config.size,
-                   (place_x, place_y) if not wide else tuple(wide_rng.random(2)), rnd, wide)
+                   (place_x, place_y) if not wide else tuple(wide_rng.random(2)), rnd, wide,
+                   0.0 if pos is None else pos["shift_x"])
     r_px = frame.scale
 
     landmarks = pixel_landmarks(frame, hips, mapping)
@@ -169,17 +187,8 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
     mu = draw_anatomy((h, w), frame, hips, anatomy, gap, rng, body, wide_rng)
     # Markers and processing scales follow the head in a pelvis view, the image in a wide one.
     look_r = max(r_px, 0.03 * config.size) if wide else r_px
-    head_xs = [landmarks.left.head_x, landmarks.right.head_x]
-    avoid = (min(head_xs) - 2.6 * r_px, max(head_xs) + 2.6 * r_px)
-    marker, marker_box = marker_mask((h, w), exposure["marker_letter"], mapping, look_r, exposure, avoid, rng)
-    mu += 3.0 * marker
-    keep_px = frame.to_px(_keep_points(hips, 2.6))
-    hips_box = (keep_px[:, 0].min(), keep_px[:, 1].min(), keep_px[:, 0].max(), keep_px[:, 1].max())
-    keep_box = (min(hips_box[0], marker_box[0]), min(hips_box[1], marker_box[1]),
-                max(hips_box[2], marker_box[2]), max(hips_box[3], marker_box[3]))
-    collimator = collimation_mask((h, w), keep_box, exposure, rng)
-    image = expose(mu, exposure, config.size, look_r, rng, collimator)
-    film = sample_film(wide_rng) if wide else None
+    image, hips_box = _acquire(mu, frame, hips, landmarks, mapping, exposure, look, config.size, look_r, rng)
+    film = sample_film(wide_rng) if wide and "finish" not in look else None  # a digital unit has no film
     if film is not None:
         add_borders(image, hips_box, film, wide_rng)
         add_labels(image, hips_box, film, wide_rng)
@@ -195,10 +204,38 @@ def render_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phanto
                                   "socket_radius": hh.socket_r, "rim_psi_deg": hh.rim_psi,
                                   "flatten": hh.flatten} for hh in hips},
         "anatomy": anatomy, "exposure": exposure,
-        "wide": wide, "pelvis_fraction": PELVIS_SPAN * r_px / h, "body": body, "film": film,
+        "wide": wide, "pelvis_fraction": PELVIS_SPAN * r_px / h, "body": body, "film": film, "style": look,
     }
     return PhantomCase(pixels=pixels, landmarks=landmarks, mapping=mapping, spacing=(spacing_mm, spacing_mm),
                        target_na=dict(na), params=params)
+
+
+def _acquire(mu: np.ndarray, frame: Frame, hips, landmarks: HipLandmarks, mapping: SideMapping, exposure: dict,
+             look: dict, size: int, look_r: float, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
+    """Marker, collimation and exposure: (image in [0, 1], the hips' box that nothing may cover).
+
+    The default unit has a lead marker in the beam and a randomised collimation; a clinic style's
+    `finish` has black-masked collimation and a marker its software burns in afterwards."""
+    h, w = mu.shape
+    r_px = frame.scale
+    keep_px = frame.to_px(_keep_points(hips, 2.6))
+    hips_box = (keep_px[:, 0].min(), keep_px[:, 1].min(), keep_px[:, 0].max(), keep_px[:, 1].max())
+    finish = look.get("finish")
+    if finish is None:
+        head_xs = [landmarks.left.head_x, landmarks.right.head_x]
+        avoid = (min(head_xs) - 2.6 * r_px, max(head_xs) + 2.6 * r_px)
+        marker, marker_box = marker_mask((h, w), exposure["marker_letter"], mapping, look_r, exposure, avoid, rng)
+        mu += 3.0 * marker
+        keep_box = (min(hips_box[0], marker_box[0]), min(hips_box[1], marker_box[1]),
+                    max(hips_box[2], marker_box[2]), max(hips_box[3], marker_box[3]))
+        collimator = collimation_mask((h, w), keep_box, exposure, rng)
+    else:
+        exposure.update(collimation="shutter", marker_letter="L", marker_holder=False)
+        collimator = collimated_field((h, w), hips_box, finish)
+    image = expose(mu, exposure, size, look_r, rng, collimator, look.get("detector"))
+    if finish is not None:
+        finish["marker"] = burn_in_marker(image, collimator, hips_box, mapping, finish)
+    return image, hips_box
 
 
 def derived_seed(seed: int, index: int) -> int:
@@ -271,6 +308,8 @@ def generate_phantoms(out_dir, n: int, *, seed: int, config: PhantomConfig = Pha
         if progress is not None:
             progress(k + 1, n, path.name)
     ordered = [items[name] for name in sorted(items)]
-    write_coco(out_dir / ANNOTATIONS_NAME, ordered, description=f"HipVision phantoms (seed {seed})")
+    # The default style keeps its old description, so default sets stay byte-identical.
+    style = "" if config.style == "default" else f", clinic style {config.style}"
+    write_coco(out_dir / ANNOTATIONS_NAME, ordered, description=f"HipVision phantoms (seed {seed}{style})")
     write_csv(out_dir / TRUTH_NAME, ordered)
     return written
