@@ -115,9 +115,7 @@ class EngineBridge(QObject):
 
     def retrain_config(self, folder: str):
         """The RetrainJob of a one-click retrain: device and synthetic-image mix from Preferences."""
-        s = self.window.settings
-        return _app_jobs().RetrainJob(folder, **{"device": self._device(), "synthetic_share": s.synthetic_share,
-                                                 "synthetic_until": s.synthetic_until, **self.retrain_options})
+        return _app_jobs().button_job(folder, self.window.settings, **self.retrain_options)
 
     def _device(self) -> str:
         return self.window.settings.device  # Preferences -> Compute device

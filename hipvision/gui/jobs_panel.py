@@ -54,24 +54,33 @@ def _images(n) -> str:
 
 
 def retrain_score_text(result) -> str:
-    """The one validation figure of a retrained model (a RetrainResult), with the images it was
-    measured on: the re-score as the app predicts (what the Models panel shows), else the kept epoch's."""
+    """The one figure of a retrained model (a RetrainResult), with the images it was measured on:
+    the comparison with the active model as the app predicts (what the Models panel shows) —
+    cross-validated on the corrected images when there were too few validation images."""
     if isinstance(result.new_val_na_mae, (int, float)):
+        if result.basis == "cross-validation":
+            n = result.val_images
+            return f"cross-validated NA MAE {result.new_val_na_mae:.2f}° on {n} corrected image{'s' if n != 1 else ''}"
         return f"validation NA MAE {result.new_val_na_mae:.2f}° on {_images(result.val_images)}"
     if isinstance(result.val_na_mae, (int, float)):
         return (f"validation NA MAE {result.val_na_mae:.2f}° on {_images(result.training_val_images)}, "
                 "measured during training")
-    return "no validation score: the project has no labelled validation images"
+    return "not compared with the previous model (activated as asked)"
 
 
 def retrain_plot_note(result) -> str:
-    """Under the training plot: why its last point need not be the figure in the banner."""
-    text = f"Kept the best epoch ({result.kept_epoch})"
+    """Under the training plot: which epoch was kept, and why its last point need not be the
+    figure in the banner."""
     if isinstance(result.val_na_mae, (int, float)):
-        text += f": {result.val_na_mae:.2f}° on {_images(result.training_val_images)} during training"
+        text = (f"Kept the best epoch ({result.kept_epoch}): {result.val_na_mae:.2f}° on "
+                f"{_images(result.training_val_images)} during training")
+    else:  # few-shot: one or two validation images would pick an epoch by luck
+        text = f"Kept the last epoch ({result.kept_epoch}), as few-shot runs do"
     if isinstance(result.new_val_na_mae, (int, float)):
-        text += (f". Re-scored as the app predicts (full images): {result.new_val_na_mae:.2f}° on "
-                 f"{_images(result.val_images)} — the figure in the Models panel")
+        what = (f"{result.val_images} corrected images, cross-validated ({result.folds} folds)"
+                if result.basis == "cross-validation" else _images(result.val_images))
+        text += (f". Scored as the app predicts (full images): {result.new_val_na_mae:.2f}° on {what} — the "
+                 "figure in the Models panel")
     return text + "."
 
 

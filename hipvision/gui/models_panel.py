@@ -22,7 +22,8 @@ from hipvision.core.store import Project, StoreError
 # the backbone and creation time under the name, the image count under the score.
 COLUMNS = ("", "Model", "Validation\nNA MAE", "Training data")
 SCORE_TIP = ("Mean NA error on the project's validation images, measured as the app predicts when the model "
-             "was added (the bundled model: on its phantom validation images)")
+             "was added; (CV): cross-validated on the corrected images, as the project had fewer than five "
+             "validation images (the bundled model: on its phantom validation images)")
 
 
 def describe_score(model: ModelRecord) -> str:
@@ -36,6 +37,8 @@ def describe_score(model: ModelRecord) -> str:
             if not isinstance(n, int):
                 return f"{mae:.2f}°"
             what = "phantoms" if model.kind == "default" else "image" if n == 1 else "images"
+            if m.get("comparison_basis") == "cross-validation" and mae_key == "val_na_mae_at_registration":
+                what += " (CV)"  # cross-validated on the corrected images: too few validation images
             return f"{mae:.2f}°\n{n} {what}"
     return "—"
 

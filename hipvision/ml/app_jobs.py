@@ -16,7 +16,12 @@ from hipvision.core.jobs import check_cancel
 from hipvision.core.records import LABELLED_STATUSES
 from hipvision.core.store import Project
 from hipvision.ml.job_results import GenerateResult, GeneratorTrainResult, PredictResult
-from hipvision.ml.retrain_job import MIN_TRAIN_IMAGES, RetrainJob, retrain  # noqa: F401 - the engine's jobs, in one place
+from hipvision.ml.retrain_job import (  # noqa: F401 - the engine's jobs, in one place
+    MIN_TRAIN_IMAGES,
+    RetrainJob,
+    button_job,
+    retrain,
+)
 
 # Loading a model costs seconds; the engine thread reuses it while the file is unchanged.
 _predictor_cache: dict[tuple[str, float, str], object] = {}

@@ -46,6 +46,8 @@ class RetrainResult:
     folds: int = 0  # cross-validation folds
     plan: str = ""  # how it trained (few_shot.FewShotPlan.summary)
     out: str | None = None  # the copy asked for with --out
+    synthetic: int = 0  # generated images this retrain added (--synthetic N)
+    synthetic_summary: str = ""
 
     @property
     def score(self) -> float | None:

@@ -5,8 +5,10 @@ validation images would decide by luck, so the corrected images are cross-valida
 k models are fine-tuned from the active one exactly as the retrain does, each without one
 fold of the images, and each is scored on the fold it did not see; the active model is
 scored on every image. Either way the rule is the same (`judge`): the new model must have the
-lower mean NA error *and* keep it when the image it helped most is left out — one image's
-luck never promotes a model. One image alone never decides.
+lower mean NA error, and without the image it helped most it must not be worse than the old one
+(beyond a quarter degree per image): fixing one failed image while matching the old model
+elsewhere is progress, gaining on one image while losing on the rest is luck. One image alone
+never decides.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ if TYPE_CHECKING:  # the retrain job's dataclass reads MIN_VAL_IMAGES; the GUI i
 
 MIN_VAL_IMAGES = 5  # fewer validation images than this: cross-validate on the corrected images
 MAX_FOLDS = 3
+# Without the image it helped most, the new model may be this much worse per image (a tie: it
+# fixed one failure and kept the rest), but not more (it got lucky on one image).
+NOISE_DEG = 0.25
 FAILED_ERROR = 45.0  # NA error counted for an image a model cannot measure (no hips, bad geometry)
 
 
@@ -70,8 +75,9 @@ def judge(images: Sequence[str], old: Sequence[float], new: Sequence[float], *, 
     if mean_gain <= 0:
         return replace(cmp, reason=f"{cmp.describe()} (not better)")
     rest = sorted(gains)[:-1]  # without the image the new model helped most
-    if sum(rest) / len(rest) <= 0:
-        return replace(cmp, reason=f"{cmp.describe()}: better only thanks to one image, so not activated")
+    if sum(rest) / len(rest) < -NOISE_DEG:
+        return replace(cmp, reason=f"{cmp.describe()}: better only thanks to one image and worse on the others, "
+                                   "so not activated")
     return replace(cmp, better=True, reason=f"{cmp.describe()} (better)")
 
 

@@ -20,7 +20,7 @@ from hipvision.core.jobs import check_cancel
 from hipvision.core.store import Project
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.job_results import RetrainResult
-from hipvision.ml.promotion import MIN_VAL_IMAGES
+from hipvision.ml.promotion import MAX_FOLDS, MIN_VAL_IMAGES
 
 # Fewer corrected real images than this cannot make a better model than the bundled one.
 MIN_TRAIN_IMAGES = 3
@@ -42,6 +42,8 @@ class RetrainJob:
     threads: int | None = None
     out: str | None = None  # also write the new model (.safetensors + sidecar) here, promoted or not
     phantoms: int | None = None  # phantoms mixed in (None: the plan's)
+    synthetic: int = 0  # first train a conditional generator on the corrected images and add this many
+    generator: dict = field(default_factory=dict)  # DenoiserTrainConfig fields for it (tests: tiny settings)
     synthetic_share: float | None = DEFAULT_SHARE  # how the project's synthetic images are mixed in
     synthetic_until: float = DEFAULT_UNTIL
     extra: dict = field(default_factory=dict)  # further TrainConfig fields (tests: tiny settings)
@@ -54,8 +56,20 @@ class RetrainJob:
             raise ValueError(f"RetrainJob.activate must be 'if_better', True or False, got {self.activate!r}")
         if self.out is not None and not str(self.out).endswith(".safetensors"):
             raise ValueError(f"RetrainJob.out must end in .safetensors, got {self.out!r}")
+        if isinstance(self.synthetic, bool) or not isinstance(self.synthetic, int) or self.synthetic < 0:
+            raise ValueError(f"RetrainJob.synthetic must be an int >= 0, got {self.synthetic!r}")
         if self.phantoms is not None and (not isinstance(self.phantoms, int) or self.phantoms < 0):
             raise ValueError(f"RetrainJob.phantoms must be an int >= 0 or None, got {self.phantoms!r}")
+
+
+def button_job(project_dir: str, settings, **overrides) -> RetrainJob:
+    """The Retrain button's job for a project under the app's settings (compute device and the
+    synthetic-image mix from Preferences). `hipvision retrain` builds its job here too, so the
+    headless command and the button cannot drift apart; `overrides` are the command's flags."""
+    fields = {"device": settings.device, "synthetic_share": settings.synthetic_share,
+              "synthetic_until": settings.synthetic_until}
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    return RetrainJob(str(project_dir), **fields)
 
 
 class _Phases:
@@ -89,11 +103,11 @@ def _train_config(config: RetrainJob, plan, active, output: Path, *, cross: bool
         kw["input_size"] = config.input_size
     # Phantoms alone: the plan's share; with generated images too, the user's mix for all of them.
     share = config.synthetic_share if has_synthetic else plan.phantom_share
+    kw.update(batch_size=config.batch_size, seed=config.seed, device=config.device, threads=config.threads,
+              output=str(output), trained_on="project", pretrained=False, synthetic_share=share,
+              synthetic_until=config.synthetic_until if has_synthetic else 1.0, val_splits=() if cross else ("val",))
     kw.update(config.extra)
-    return TrainConfig(batch_size=config.batch_size, seed=config.seed, device=config.device, threads=config.threads,
-                       output=str(output), trained_on="project", pretrained=False, synthetic_share=share,
-                       synthetic_until=config.synthetic_until if has_synthetic else 1.0,
-                       val_splits=() if cross else ("val",), **kw)
+    return TrainConfig(**kw)
 
 
 def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> RetrainResult:
@@ -105,20 +119,28 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
     from hipvision.ml.few_shot import phantom_samples, plan_for
     from hipvision.ml.promotion import compare_on_validation, cross_validate
     from hipvision.ml.registry import register_model
+    from hipvision.ml.synthetic_retrain import add_synthetic
     from hipvision.ml.training import train_keypoints
 
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
-        train_s = samples_from_project(project, ("train",))
         val_s = samples_from_project(project, ("val",))  # real only: the store's rule
-        real_train = [s for s in train_s if s.source == "real"]
-        synthetic = [s for s in train_s if s.source != "real"]
-        n_real = len(real_train) + len(val_s)
+        n_real = len(project.labelled(("train",), source="real")) + len(val_s)
         if n_real < config.min_train_images:
             raise ValueError(f"only {n_real} edited or verified images; label at least "
                              f"{config.min_train_images} before retraining")
         plan = plan_for(n_real)
         cross = len(val_s) < config.min_val_images
+        judge_old = project.active_model() is not None and config.activate == "if_better"
+        phases = _Phases(progress, 1 + bool(config.synthetic) + (min(MAX_FOLDS, n_real) if cross and judge_old else 0))
+        made = None
+        if config.synthetic:
+            made = add_synthetic(config.project_dir, config.synthetic, n_images=n_real, device=config.device,
+                                 seed=config.seed, generator=config.generator, progress=phases, cancel=cancel)
+            phases.next()
+        train_s = samples_from_project(project, ("train",))
+        real_train = [s for s in train_s if s.source == "real"]
+        synthetic = [s for s in train_s if s.source != "real"]
         # Cross-validated: every corrected image trains the final model, none is held back.
         corrected = real_train + [replace(s, split="train") for s in val_s] if cross else real_train
         phantoms = phantom_samples(plan.phantoms if config.phantoms is None else config.phantoms)
@@ -126,8 +148,6 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         output = project.models_dir / f"model-{stamp}-{os.getpid()}.safetensors"
         train_cfg = _train_config(config, plan, active, output, cross=cross, has_synthetic=bool(synthetic))
-        judge_old = active is not None and config.activate == "if_better"
-        phases = _Phases(progress, 1 + (min(3, n_real) if cross and judge_old else 0))
         try:
             result = train_keypoints(train_cfg, corrected + synthetic + phantoms + ([] if cross else val_s),
                                      progress=phases, cancel=cancel, metrics=metrics)
@@ -135,7 +155,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             comparison, unreadable = None, None
             if judge_old:
                 try:
-                    comparison = _judge(config, active, output, train_cfg, cross, corrected, phantoms, val_s, phases,
+                    comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases,
                                         cancel, train_keypoints, cross_validate, compare_on_validation)
                 except CheckpointError as exc:  # an unreadable active model must not block the new one
                     unreadable = f"the active model cannot be loaded ({exc})"
@@ -164,17 +184,22 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             training_val_images=result.metrics.get("val_images"), kept_epoch=result.metrics.get("best_epoch"),
             train_images=len(corrected), epochs_run=result.epochs_run, repredicted=repredicted,
             seconds=result.seconds, basis="none" if comparison is None else comparison.basis,
-            folds=0 if comparison is None else comparison.folds, plan=plan.summary(), out=config.out)
+            folds=0 if comparison is None else comparison.folds,
+            plan=replace(plan, phantoms=len(phantoms)).summary(), out=config.out,
+            synthetic=0 if made is None else made.accepted, synthetic_summary="" if made is None else made.summary)
 
 
-def _judge(config, active, output, train_cfg, cross, corrected, phantoms, val_s, phases, cancel, train_keypoints,
+def _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases, cancel, train_keypoints,
            cross_validate, compare_on_validation):
     if not cross:
         return compare_on_validation(active.abs_file, output, val_s, device=config.device, cancel=cancel)
 
     def train_fold(samples, out: Path, fold: int) -> Path:
+        # The final model's recipe and budget on a fold's images: the estimate is of that recipe.
         phases.next()
-        cfg = replace(train_cfg, output=str(out), seed=config.seed + 1 + fold)
+        phases(0, 1, f"cross-validating: fold {fold + 1} of {min(MAX_FOLDS, len(corrected))}")
+        cfg = replace(_train_config(config, plan, active, out, cross=True, has_synthetic=False),
+                      seed=config.seed + 1 + fold)
         return train_keypoints(cfg, list(samples) + phantoms, progress=phases, cancel=cancel).checkpoint
 
     return cross_validate(active.abs_file, corrected, train_fold, device=config.device, cancel=cancel)

@@ -207,6 +207,23 @@ STYLES: dict[str, ClinicStyle] = {s.name: s for s in (
             black=0.02, white=0.9),
         Finish(border=(0.035, 0.08), border_tilt_deg=(-1.0, 1.0), marker_font="duplex", caption="VD"),
     ),
+    ClinicStyle(
+        "clinic-c",
+        "a low-dose DR unit without a grid, soft processing, giant breeds laid diagonally on a square "
+        "detector and rolled to one side, tight collimation",
+        # The technician lays big dogs diagonally to fit the pelvis and both stifles: a tilt past
+        # the default's range, and pelvic roll one way (a common VD positioning fault).
+        Positioning(cassette_mm=(430.0, 430.0), head_radius_mm=(14.0, 18.0), tilt_deg=(14.0, 20.0),
+                    roll=(0.6, 1.1), hips_y=(0.5, 0.6), shift_x=(-0.08, -0.03)),
+        Detector(
+            exposure=(("log10_photons", 2.6, 2.8), ("psf_sigma", 1.0, 1.3), ("scatter", 0.15, 0.25),
+                      ("attenuation", 1.3, 1.45), ("heel", 0.02, 0.05), ("heel_angle", 80.0, 100.0),
+                      ("equalise", 0.3, 0.45), ("low_clip", 0.0, 0.01), ("high_clip", 0.0, 0.002)),
+            grain_px=(0.6, 0.9), grid_period_px=(8.0, 9.0), grid_depth=(0.0, 0.005),
+            usm_amount=(0.0, 0.2), usm_radius=(0.5, 0.7), tone_centre=(0.35, 0.42), tone_slope=(3.0, 4.0),
+            black=0.08, white=0.82),
+        Finish(border=(0.02, 0.05), border_tilt_deg=(-3.0, 3.0), marker_font="plain", caption="DR VD"),
+    ),
 )}
 
 

@@ -50,7 +50,7 @@ def project_dir(base_project, tmp_path) -> Path:
 def bridge_window(qtbot, folder, **retrain):
     win = open_window(qtbot, folder, with_engine=True)
     bridge = win.engine_bridge
-    bridge.retrain_options = {"epochs": 1, "batch_size": 4, "extra": dict(TINY), **retrain}
+    bridge.retrain_options = {"epochs": 1, "batch_size": 4, "phantoms": 1, "extra": dict(TINY), **retrain}
     return win, bridge
 
 
@@ -116,12 +116,15 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
     new = [m for m in models if m.id not in before]
     assert len(new) == 1 and Path(new[0].abs_file).is_file()
     assert result.activated == new[0].active
-    # The model was trained with the Preferences' synthetic-image mix.
+    # The job carried the Preferences' synthetic-image mix (for generated images; this project has
+    # none, so the model mixed in only the few-shot plan's phantoms, with a frozen stem).
     from hipvision.ml.checkpoint import read_sidecar
 
+    job = next(j for j in bridge.engine.jobs.values() if j.kind == "retrain")
+    assert (job.config.synthetic_share, job.config.synthetic_until) == (win.settings.synthetic_share,
+                                                                       win.settings.synthetic_until)
     tc = read_sidecar(new[0].abs_file)["train_config"]
-    assert (tc["synthetic_share"], tc["synthetic_until"]) == (win.settings.synthetic_share,
-                                                               win.settings.synthetic_until)
+    assert tc["freeze"] == "stem" and tc["keep"] == "last" and tc["synthetic_until"] == 1.0
     assert bridge.models_panel.table.rowCount() == len(models)
     assert bridge.retrain_action.isEnabled()
 

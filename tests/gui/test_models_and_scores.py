@@ -40,7 +40,9 @@ def test_models_panel_columns_fit_the_dock(qtbot, project_dir):
 
 def test_two_retrains_on_unchanged_data_are_told_apart_and_scored_once(qtbot, engine_project_dir):  # noqa: F811
     win, bridge = bridge_window(qtbot, engine_project_dir, activate=True)
-    for _ in range(2):
+    for judged in (False, True):
+        # the second one is the button's default: judged against the active model (cross-validated here)
+        bridge.retrain_options["activate"] = "if_better" if judged else True
         bridge.last_retrain = None
         with qtbot.waitSignal(bridge.engine.finished, timeout=240_000,
                               check_params_cb=lambda jid, r: bridge.engine.jobs[jid].kind == "retrain"):
@@ -53,9 +55,13 @@ def test_two_retrains_on_unchanged_data_are_told_apart_and_scored_once(qtbot, en
     # The status bar, the Models panel and the note under the plot name the images they measured on.
     result = bridge.last_retrain
     status = win.status_text.text()
-    m = re.search(r"validation NA MAE (\d+\.\d\d)° on (\d+) validation images", status)
-    assert m, status
+    assert result.basis == "cross-validation"
+    text = status if result.activated else win.banner_message
+    m = re.search(r"cross-validated NA MAE (\d+\.\d\d)° on (\d+) corrected images", status) if result.activated \
+        else re.search(r"NA MAE (\d+\.\d\d)° vs .* cross-validated \(3 folds\) on the (\d+) corrected", text)
+    assert m, text
     row = model_names(bridge.models_panel).index(result.name)
-    assert bridge.models_panel.table.item(row, 2).text() == f"{m[1]}°\n{m[2]} images"  # the same figure
+    assert bridge.models_panel.table.item(row, 2).text() == f"{m[1]}°\n{m[2]} images (CV)"  # the same figure
     note = bridge.jobs_panel.plot_note.text()
-    assert bridge.jobs_panel.plot_note.isVisible() and "during training" in note and f"{m[1]}° on {m[2]}" in note
+    assert bridge.jobs_panel.plot_note.isVisible() and "Kept the last epoch" in note
+    assert f"{m[1]}° on {m[2]} corrected images, cross-validated (3 folds)" in note

@@ -79,7 +79,7 @@ def test_preferences_set_how_retraining_mixes_in_synthetic_images(qtbot, project
     assert saved.synthetic_share is None and saved.synthetic_until == 1.0
     # The next one-click retrain trains with that mix.
     bridge = win.engine_bridge
-    bridge.retrain_options = {"epochs": 1, "extra": {"backbone": "test_resnet"}}
+    bridge.retrain_options = {"epochs": 1, "phantoms": 1, "extra": {"backbone": "test_resnet"}}
     job = bridge.retrain_config(str(project_dir))
     assert job.synthetic_share is None and job.synthetic_until == 1.0
     assert job.extra == {"backbone": "test_resnet"}

@@ -1,9 +1,14 @@
 """Small phantoms and a tiny trained model, made once per test session."""
 
+import shutil
+
 import numpy as np
 import pytest
 
-from hipvision.phantom import PhantomConfig, render_phantom
+from hipvision.core.importer import import_folder
+from hipvision.core.interchange import read_coco, write_coco
+from hipvision.core.store import Project
+from hipvision.phantom import PhantomConfig, generate_phantoms, render_phantom
 
 TINY = dict(backbone="test_resnet", input_size=128, crop_size=64, channels=16, pretrained=False)
 
@@ -46,3 +51,36 @@ def phantom_folder(tmp_path_factory):
 
 def mirror_image(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[:, ::-1])
+
+
+# ---------------------------------------------------------------- a project for the app's jobs
+
+JOBS_TINY = dict(input_size=64, crop_size=64, channels=16, threads=2, min_samples_per_epoch=8)
+N_IMAGES, N_UNLABELLED = 8, 2
+
+
+@pytest.fixture(scope="session")
+def base_project(tmp_path_factory):
+    """8 phantoms, 2 without labels; a tiny active model trained on the rest."""
+    from hipvision.ml.registry import register_model
+    from hipvision.ml.training import TrainConfig, train_keypoints
+
+    folder = tmp_path_factory.mktemp("jobs_project")
+    generate_phantoms(folder, N_IMAGES, seed=31, config=PhantomConfig(size=192))
+    write_coco(folder / "annotations.json", read_coco(folder / "annotations.json")[N_UNLABELLED:])
+    with Project.open(folder) as project:
+        import_folder(project)
+        out = project.models_dir / "tiny.safetensors"
+        train_keypoints(TrainConfig(backbone="test_resnet", pretrained=False, epochs=1, batch_size=4,
+                                    output=str(out), trained_on="phantoms", **JOBS_TINY), project)
+        register_model(project, out, activate=True, name="tiny")
+    return folder
+
+
+@pytest.fixture
+def project_dir(base_project, tmp_path):
+    dest = tmp_path / "p"
+    shutil.copytree(base_project, dest)
+    return dest
+
+

@@ -2,44 +2,14 @@
 functions): what each hands back is a typed, frozen record."""
 
 import dataclasses
-import shutil
 
 import pytest
 
-from hipvision.core.importer import import_folder
-from hipvision.core.interchange import read_coco, write_coco
 from hipvision.core.store import Project
 from hipvision.ml.app_jobs import PredictJob, RetrainJob, predict_images, retrain
 from hipvision.ml.job_results import PredictResult, RetrainResult
-from hipvision.phantom import PhantomConfig, generate_phantoms
-
-TINY = dict(input_size=64, crop_size=64, channels=16, threads=2, min_samples_per_epoch=8)
-N_IMAGES, N_UNLABELLED = 8, 2
-
-
-@pytest.fixture(scope="module")
-def base_project(tmp_path_factory):
-    """8 phantoms, 2 without labels; a tiny active model trained on the rest."""
-    from hipvision.ml.registry import register_model
-    from hipvision.ml.training import TrainConfig, train_keypoints
-
-    folder = tmp_path_factory.mktemp("jobs_project")
-    generate_phantoms(folder, N_IMAGES, seed=31, config=PhantomConfig(size=192))
-    write_coco(folder / "annotations.json", read_coco(folder / "annotations.json")[N_UNLABELLED:])
-    with Project.open(folder) as project:
-        import_folder(project)
-        out = project.models_dir / "tiny.safetensors"
-        train_keypoints(TrainConfig(backbone="test_resnet", pretrained=False, epochs=1, batch_size=4,
-                                    output=str(out), trained_on="phantoms", **TINY), project)
-        register_model(project, out, activate=True, name="tiny")
-    return folder
-
-
-@pytest.fixture
-def project_dir(base_project, tmp_path):
-    dest = tmp_path / "p"
-    shutil.copytree(base_project, dest)
-    return dest
+from tests.ml.conftest import JOBS_TINY as TINY
+from tests.ml.conftest import N_UNLABELLED
 
 
 def unlabelled(folder) -> tuple[int, ...]:
@@ -65,10 +35,10 @@ def test_predict_images_returns_what_it_predicted(project_dir):
 def test_retrain_returns_the_registered_model_and_what_it_repredicted(project_dir):
     new_images = unlabelled(project_dir)
     with Project.open(project_dir) as p:
-        n_train = len(p.labelled(("train",)))
+        n_train = len(p.labelled(("train",))) + len(p.labelled(("val",)))  # few: validation images train too
         before = {m.id for m in p.models()}
     result = retrain(RetrainJob(str(project_dir), epochs=1, batch_size=4, activate=True, min_train_images=1,
-                                device="cpu", extra=dict(TINY)))
+                                phantoms=1, device="cpu", extra=dict(TINY)))
     assert isinstance(result, RetrainResult)
     assert result.train_images == n_train and result.epochs_run == 1 and result.activated
     with Project.open(project_dir) as p:
