@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--click-trials", type=int, default=5, help="simulated click pairs per image (default 5)")
     p.add_argument("--repeats", type=int, default=5, help="timed click predictions (median)")
     p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--leave-one-out", metavar="WORK",
+                   help="also retrain on all references but one (the Retrain job, in projects under WORK) and "
+                        "score the held-out one; once per reference")
 
 
 def _table(rows) -> str:
@@ -43,6 +46,24 @@ def _table(rows) -> str:
                      f"{'yes' if auto.located else 'no':>4} "
                      + (f"{mid.na_pred:15.1f} {mid.na_abs_err:6.1f}" if mid else ""))
     return "\n".join(lines)
+
+
+def _leave_one_out(args, refs) -> None:
+    from hipvision.ml.devset import summarise_reference
+    from hipvision.ml.devset_loo import leave_one_out
+
+    folds = leave_one_out(refs, args.leave_one_out, model=args.model, threads=args.threads,
+                          click_error=args.click_error, click_trials=args.click_trials)
+    print(f"leave-one-out retrain ({len(refs) - 1} corrected references each; the job's minimum lowered to that):")
+    rows = [r for f in folds for r in f.rows]
+    print(_table(rows))
+    for f in folds:
+        print(f"  held out {f.held_out}: retrain {f.seconds:.0f} s, {'promoted' if f.promoted else 'not promoted'}"
+              f" ({f.reason})")
+    for mode in ("auto", "clicks"):
+        s = summarise_reference(rows, mode)
+        print(f"{mode:>6} after retrain: heads located {s['located']:.0f} %, NA within 10 deg {s['within_10']:.0f} %,"
+              f" median |error| {s['na_median_ae']:.1f} deg ({s['hips']} hips)")
 
 
 def run(args) -> int:
@@ -70,6 +91,8 @@ def run(args) -> int:
         s = summarise_reference(rows, mode)
         print(f"{mode:>6}: heads located {s['located']:.0f} %, NA within 10 deg {s['within_10']:.0f} %, "
               f"within 5 deg {s['within_5']:.0f} %, median |error| {s['na_median_ae']:.1f} deg ({s['hips']} hips)")
+    if args.leave_one_out:
+        _leave_one_out(args, refs)
     ref = refs[0]
     rg = load_radiograph(ref.path)
     heads = simulated_clicks(ref, args.click_error, np.random.default_rng(1))

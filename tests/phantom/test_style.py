@@ -273,3 +273,16 @@ def test_cli_help_lists_the_styles(capsys):
     for style in STYLES.values():
         assert f"{style.name}: {' '.join(style.description.split())}" in text
     assert math.isfinite(len(text))
+
+
+def test_clinic_c_lays_dogs_diagonally_past_the_default_tilt_with_exact_landmarks():
+    """clinic-c, the simulated clinic of `bench retrain`: tilts the default phantoms never reach."""
+    for seed in range(6):
+        default = render_phantom(seed, PhantomConfig(size=SIZE))
+        c = render_phantom(seed, PhantomConfig(size=SIZE, style="clinic-c"))
+        assert c.target_na == default.target_na
+        assert 14.0 <= abs(c.params["tilt_deg"]) <= 20.0 and abs(default.params["tilt_deg"]) <= 6.0
+        h, w = c.pixels.shape
+        assert h == w  # one square detector
+        for side in Side:
+            assert abs(c.landmarks.norberg_angle(side) - c.target_na[side.value]) < 1e-6
