@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.gui.conftest import open_window
+from tests.gui.conftest import open_window, save_shot
 from tests.gui.test_engine_bridge import base_project, bridge_window  # noqa: F401  (fixture by name)
 from tests.gui.test_engine_bridge import project_dir as engine_project_dir  # noqa: F401
 
@@ -65,3 +65,4 @@ def test_two_retrains_on_unchanged_data_are_told_apart_and_scored_once(qtbot, en
     note = bridge.jobs_panel.plot_note.text()
     assert bridge.jobs_panel.plot_note.isVisible() and "Kept the last epoch" in note
     assert f"{m[1]}° on {m[2]} corrected images, cross-validated (3 folds)" in note
+    save_shot(win.grab(), "retrain_cross_validated.png")
