@@ -72,6 +72,7 @@ class Arm:
     reason: str
     seconds: float  # the retrain job, wall clock
     basis: str
+    synthetic_added: int = 0  # generated images that passed the quality gate and were trained on
 
 
 def clinic_images(config: ClinicConfig, *, progress=None, cancel=None) -> Path:
@@ -159,7 +160,7 @@ def run_clinic(config: ClinicConfig, *, progress=None, cancel=None) -> dict:
             with Project.open(proj, create=False) as p:
                 model_file = next(m.abs_file for m in p.models() if m.id == res.model_id)
             arm = Arm(shots=k, synthetic=n_syn, promoted=res.activated, reason=res.reason, seconds=seconds,
-                      basis=res.basis, **_score(model_file, test))
+                      basis=res.basis, synthetic_added=res.synthetic, **_score(model_file, test))
             saved["arms"].append(asdict(arm))
             write_text_atomic(path, json.dumps(saved, indent=1))
     arms = [Arm(**a) for a in saved["arms"] if a["shots"] in config.shots and a["synthetic"] in config.synthetic]
@@ -171,10 +172,11 @@ def markdown(config: ClinicConfig, result: dict) -> str:
     lines = [f"Simulated clinic `{config.style}` ({config.size} px, {config.test} test images, seed {config.seed}); "
              f"starting model NA MAE {b['na_mae']:.2f}°, {b['within_10']:.0f} % of hips within 10°, "
              f"heads located {b['located']:.0f} %.", "",
-             "| corrections | generated | NA MAE (°) | ≤10° (%) | heads located (%) | retrain (s) | promoted "
-             "| judged by |",
+             "| corrections | generated (passed the gate) | NA MAE (°) | ≤10° (%) | heads located (%) | retrain (s) "
+             "| promoted | judged by |",
              "|---|---|---|---|---|---|---|---|"]
     for a in sorted(result["arms"], key=lambda a: (a.shots, a.synthetic)):
-        lines.append(f"| {a.shots} | {a.synthetic} | {a.na_mae:.2f} | {a.within_10:.0f} | {a.located:.0f} | "
+        gen = f"{a.synthetic} ({a.synthetic_added})" if a.synthetic else "0"
+        lines.append(f"| {a.shots} | {gen} | {a.na_mae:.2f} | {a.within_10:.0f} | {a.located:.0f} | "
                      f"{a.seconds:.0f} | {'yes' if a.promoted else 'no'} | {a.basis} |")
     return "\n".join(lines) + "\n"

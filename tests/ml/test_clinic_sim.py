@@ -24,7 +24,7 @@ def test_a_clinic_run_scores_each_arm_on_the_clinic_images_and_resumes(tmp_path,
     saved = json.loads((tmp_path / "clinic" / RESULTS).read_text())
     assert saved["arms"][0]["na_mae"] == arm.na_mae and saved["baseline"] == result["baseline"]
     table = markdown(config, result)
-    assert f"| 3 | 0 | {arm.na_mae:.2f} |" in table and "clinic-c" in table
+    assert f"| 3 | 0 | {arm.na_mae:.2f} |" in table and "clinic-c" in table and arm.synthetic_added == 0
 
     # A second run reuses the finished arm: nothing is retrained.
     def no_retrain(*a, **k):
