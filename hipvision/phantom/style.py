@@ -209,7 +209,7 @@ STYLES: dict[str, ClinicStyle] = {s.name: s for s in (
     ),
     ClinicStyle(
         "clinic-c",
-        "a low-dose DR unit without a grid, soft processing, giant breeds laid diagonally on a square "
+        "a DR unit run at low dose without a grid, soft processing, giant breeds laid diagonally on a square "
         "detector and rolled to one side, tight collimation",
         # The technician lays big dogs diagonally to fit the pelvis and both stifles: a tilt past
         # the default's range, and pelvic roll one way (a common VD positioning fault).
