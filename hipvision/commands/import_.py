@@ -33,6 +33,8 @@ def run(args) -> int:
             print(f"note: {project.root} is read-only; the project is kept in {project.data_dir}")
         for rel, reason in report.errors:
             print(f"unreadable: {rel}: {reason}")
+        for problem in report.label_problems:
+            print(f"label rejected: {problem}")
         counts = project.split_counts()
         splits = ", ".join(f"{s} {sum(counts.get(s, {}).values())}" for s in ("train", "val", "test"))
         print(f"{project.root}: {report.summary()} (splits: {splits})")

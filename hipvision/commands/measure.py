@@ -20,12 +20,16 @@ def run(args) -> int:
     import csv
     import io
 
+    from hipvision.cli import CommandError
     from hipvision.core.atomic import write_text_atomic
     from hipvision.core.grading import GradeThresholds, bva_points, grade_hint
-    from hipvision.core.interchange import CSV_COLUMNS, read_csv
+    from hipvision.core.interchange import CSV_COLUMNS, InterchangeError, read_csv
 
     thresholds = GradeThresholds(normal_min=args.normal_min, borderline_min=args.borderline_min)
-    items = read_csv(args.csv)
+    try:
+        items = read_csv(args.csv)
+    except InterchangeError as exc:
+        raise CommandError(str(exc)) from None  # one line naming the file and row, exit 2
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, "grade", "bva_points"])

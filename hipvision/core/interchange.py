@@ -14,7 +14,7 @@ import io
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hipvision.core.atomic import write_text_atomic
@@ -60,6 +60,80 @@ class AnnotatedImage:
         return self.status in LABELLED_STATUSES
 
 
+# Sanity bounds for values read from label files. Coordinates may sit a little outside the
+# image (a head centre past the border) but not 10 image sides away; 1e6 px when the size is
+# unknown. No radiograph has pixels over 100 mm.
+COORD_LIMIT = 1e6
+MAX_SPACING_MM = 100.0
+
+
+@dataclass(frozen=True)
+class LabelProblem:
+    """One entry of a label file left out, and why. `entry` is empty when the whole file is."""
+
+    file: str
+    entry: str  # "line 7", "image 3", "annotation 5", "images[2]", an image name, or ""
+    reason: str
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.file, self.entry, self.reason) if p)
+
+
+@dataclass(frozen=True)
+class LabelFile:
+    """What a label file yields: the good entries, and a problem for each one left out, so one
+    bad entry never costs the rest of the file."""
+
+    items: list[AnnotatedImage]
+    problems: list[LabelProblem]
+
+    def strict(self) -> list[AnnotatedImage]:
+        if self.problems:
+            raise InterchangeError(str(self.problems[0]))
+        return self.items
+
+
+def coordinate_limit(width: int | None, height: int | None) -> float:
+    side = max(width or 0, height or 0)
+    return min(10.0 * side, COORD_LIMIT) if side > 0 else COORD_LIMIT
+
+
+def _number(v: object, what: str, limit: float) -> float:
+    """A finite JSON/CSV number with |v| <= limit; strings and booleans are not numbers here."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise ValueError(f"{what} must be a number, got {v!r:.40}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise ValueError(f"{what} is too large to be a coordinate") from None
+    if not math.isfinite(f) or abs(f) > limit:
+        raise ValueError(f"{what} must be a finite number within ±{limit:g}, got {f!r}")
+    return f
+
+
+def _image_name(v: object) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"file_name must be a non-empty string, got {v!r:.40}")
+    if any(ord(c) < 32 for c in v):
+        raise ValueError(f"image name {v!r:.60} contains control characters")
+    return v
+
+
+def _entry(kind: str, index: int, obj: object) -> str:
+    if isinstance(obj, dict) and isinstance(obj.get("id"), (int, str)):
+        return f"{kind} {obj['id']!r:.40}"
+    return f"{kind}s[{index}]"
+
+
+def _reason(exc: InterchangeError, path: Path) -> str:
+    return str(exc).removeprefix(f"{path}: ")
+
+
+def _problem_order(p: LabelProblem) -> tuple:
+    head, _, num = p.entry.partition(" ")
+    return (0, int(num), "") if head == "line" and num.isdigit() else (1, 0, p.entry)
+
+
 def _fmt(v: float) -> str:
     return repr(float(v))
 
@@ -99,51 +173,104 @@ def write_csv(path: str | Path, items: Iterable[AnnotatedImage]) -> Path:
     return write_text_atomic(path, format_csv(items))
 
 
-def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a flat CSV, header checked; values left as strings."""
-    path = Path(path)
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InterchangeError(f"{path}: cannot read: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CSV_COLUMNS[:-1] if c not in (reader.fieldnames or [])]
+
+
+def _csv_rows(path: Path, problems: list[LabelProblem]) -> list[tuple[int, dict[str, str | None]]]:
+    """(line, row) pairs, header checked. A row the csv module cannot parse (a field over its
+    size limit) becomes a problem and reading goes on: one bad line must not hide the rest."""
+    reader = csv.reader(io.StringIO(_read_text(path)))
+    try:
+        header = next(reader)
+    except StopIteration:
+        header = []
+    except csv.Error as exc:
+        raise InterchangeError(f"{path}: line 1: {exc}") from None
+    missing = [c for c in CSV_COLUMNS[:-1] if c not in header]
     if missing:
         raise InterchangeError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
-    return list(reader)
-
-
-def _side_from_row(path: Path, lineno: int, row: dict[str, str]) -> SideLandmarks:
-    try:
-        values = {k: float(row[k]) for k in ("head_x", "head_y", "head_r", "rim_x", "rim_y")}
-        return SideLandmarks(**values)
-    except (ValueError, TypeError, LandmarkError) as exc:
-        raise InterchangeError(f"{path}: line {lineno}: {exc}") from None
-
-
-def read_csv(path: str | Path) -> list[AnnotatedImage]:
-    """Images with both sides present; an image with one side only is an error (NA needs both heads)."""
-    path = Path(path)
-    sides: dict[str, dict[Side, SideLandmarks]] = {}
-    for lineno, row in enumerate(read_csv_rows(path), start=2):
+    rows = []
+    while True:
         try:
-            side = Side(row["side"].strip().lower())
-        except ValueError:
-            raise InterchangeError(f"{path}: line {lineno}: side must be left or right, got {row['side']!r}") from None
-        image = row["image"].strip()
-        if not image:
-            raise InterchangeError(f"{path}: line {lineno}: empty image name")
-        per_image = sides.setdefault(image, {})
-        if side in per_image:
-            raise InterchangeError(f"{path}: line {lineno}: duplicate {side.value} row for {image}")
-        per_image[side] = _side_from_row(path, lineno, row)
+            values = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            problems.append(LabelProblem(str(path), f"line {reader.line_num}", str(exc)))
+            continue
+        if values:
+            # Short rows leave None, as DictReader would; the checks below reject them by name.
+            rows.append((reader.line_num, dict(zip(header, values + [None] * (len(header) - len(values))))))
+
+
+def read_csv_rows(path: str | Path) -> list[dict[str, str | None]]:
+    """Rows of a flat CSV, header checked; values left as strings (None where a row is short)."""
+    problems: list[LabelProblem] = []
+    rows = _csv_rows(Path(path), problems)
+    if problems:
+        raise InterchangeError(str(problems[0]))
+    return [row for _, row in rows]
+
+
+def _side_from_row(row: dict[str, str | None]) -> SideLandmarks:
+    values = {}
+    for k in ("head_x", "head_y", "head_r", "rim_x", "rim_y"):
+        if row.get(k) is None:
+            raise ValueError(f"no {k} value")
+        try:
+            values[k] = _number(float(row[k]), k, COORD_LIMIT)
+        except ValueError as exc:
+            raise ValueError(f"{k}: {exc}") from None
+    return SideLandmarks(**values)
+
+
+def _csv_row(row: dict[str, str | None]) -> tuple[str, Side, SideLandmarks]:
+    side_text = (row.get("side") or "").strip().lower()
+    if side_text not in (Side.LEFT.value, Side.RIGHT.value):
+        raise ValueError(f"side must be left or right, got {row.get('side')!r}")
+    image = _image_name((row.get("image") or "").strip())
+    return image, Side(side_text), _side_from_row(row)
+
+
+def load_csv(path: str | Path) -> LabelFile:
+    """Images with both sides present, and a problem for every row or image left out.
+
+    An image with one side only is a problem (NA needs both heads); the file as a whole is a
+    problem only when it cannot be read or lacks a column."""
+    path = Path(path)
+    problems: list[LabelProblem] = []
+    try:
+        rows = _csv_rows(path, problems)
+    except InterchangeError as exc:
+        return LabelFile([], [LabelProblem(str(path), "", _reason(exc, path))])
+    sides: dict[str, dict[Side, SideLandmarks]] = {}
+    for lineno, row in rows:
+        try:
+            image, side, landmarks = _csv_row(row)
+            if side in sides.get(image, {}):
+                raise ValueError(f"duplicate {side.value} row for {image}")
+        except (ValueError, LandmarkError) as exc:
+            problems.append(LabelProblem(str(path), f"line {lineno}", str(exc)))
+            continue
+        sides.setdefault(image, {})[side] = landmarks
     out = []
     for image, per in sides.items():
         if len(per) != 2:
             only = next(iter(per)).value
-            raise InterchangeError(f"{path}: {image} has only a {only} row; both hips are needed")
+            problems.append(LabelProblem(str(path), image, f"has only a {only} row; both hips are needed"))
+            continue
         out.append(AnnotatedImage(image=image, landmarks=HipLandmarks(left=per[Side.LEFT], right=per[Side.RIGHT])))
-    return out
+    problems.sort(key=_problem_order)
+    return LabelFile(out, problems)
+
+
+def read_csv(path: str | Path) -> list[AnnotatedImage]:
+    """Strict reading, for measuring a file: the first problem is an InterchangeError."""
+    return load_csv(path).strict()
 
 
 # ---------------------------------------------------------------- COCO keypoints
@@ -187,44 +314,98 @@ def write_coco(path: str | Path, items: Iterable[AnnotatedImage], **kw) -> Path:
     return write_text_atomic(path, json.dumps(to_coco(items, **kw), indent=1))
 
 
-def read_coco(path: str | Path) -> list[AnnotatedImage]:
+def _coco_image(im: object) -> tuple[int, AnnotatedImage]:
+    if not isinstance(im, dict):
+        raise ValueError(f"expected an object, got {type(im).__name__}")
+    image_id = im.get("id")
+    if not isinstance(image_id, int) or isinstance(image_id, bool):
+        raise ValueError(f"id must be an integer, got {image_id!r}")
+    size = [im.get(k) for k in ("width", "height")]
+    for k, v in zip(("width", "height"), size):
+        # null is a writer that did not know the size, not a size.
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= COORD_LIMIT):
+            raise ValueError(f"{k} must be a whole number of pixels, got {v!r}")
+    spacing = im.get("pixel_spacing_mm")
+    if spacing is not None:
+        if not isinstance(spacing, list) or len(spacing) != 2:
+            raise ValueError(f"pixel_spacing_mm must be [row, column] in mm, got {spacing!r}")
+        spacing = tuple(_number(v, "pixel_spacing_mm", MAX_SPACING_MM) for v in spacing)
+        if not all(v > 0 for v in spacing):
+            raise ValueError(f"pixel_spacing_mm must be positive, got {list(spacing)}")
+    right_on_left = im.get("right_on_image_left", True)
+    if not isinstance(right_on_left, bool):
+        # A string "false" is truthy: reading it loosely would swap the hips.
+        raise ValueError(f"right_on_image_left must be true or false, got {right_on_left!r}")
+    return image_id, AnnotatedImage(
+        image=_image_name(im.get("file_name")), landmarks=None, width=size[0] or 0, height=size[1] or 0,
+        spacing=spacing, mapping=SideMapping(right_on_left))
+
+
+def _coco_landmarks(ann: dict, item: AnnotatedImage) -> HipLandmarks:
+    limit = coordinate_limit(item.width, item.height)
+    kp = ann.get("keypoints")
+    if not isinstance(kp, list) or len(kp) != 12:
+        got = len(kp) if isinstance(kp, list) else repr(kp)
+        raise ValueError(f"expected 12 keypoint values ({', '.join(COCO_KEYPOINTS)}), got {got}")
+    kp = [_number(v, "keypoints", limit) for v in kp]
+    radius = ann.get("head_radius")
+    if not isinstance(radius, dict):
+        raise ValueError(f"head_radius must be {{\"left\": r, \"right\": r}}, got {radius!r}")
+    sides = {}
+    for i, side in enumerate((Side.RIGHT, Side.LEFT)):
+        hx, hy, _, rx, ry, _ = kp[6 * i: 6 * i + 6]
+        sides[side] = SideLandmarks(hx, hy, _number(radius.get(side.value), "head_radius", limit), rx, ry)
+    return HipLandmarks(left=sides[Side.LEFT], right=sides[Side.RIGHT])
+
+
+def _coco_document(path: Path) -> tuple[list, list]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        # RecursionError: deeply nested brackets exhaust the json module's recursion.
+        raise InterchangeError(f"{path}: not a COCO keypoints file: {type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise InterchangeError(f"{path}: not a COCO keypoints file: expected an object with an 'images' list")
+    return data["images"], data.get("annotations", [])
+
+
+def load_coco(path: str | Path) -> LabelFile:
+    """Images and their landmarks, and a problem for every image or annotation left out."""
     path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        images = {int(im["id"]): im for im in data["images"]}
-        annotations = data.get("annotations", [])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InterchangeError(f"{path}: not a COCO keypoints file: {exc}") from None
-    by_image: dict[int, HipLandmarks] = {}
-    for ann in annotations:
-        where = f"{path}: annotation {ann.get('id')!r}"
+        images_in, annotations = _coco_document(path)
+    except InterchangeError as exc:
+        return LabelFile([], [LabelProblem(str(path), "", _reason(exc, path))])
+    problems: list[LabelProblem] = []
+    images: dict[int, AnnotatedImage] = {}
+    for i, im in enumerate(images_in):
         try:
-            kp = [float(v) for v in ann["keypoints"]]
-            radius = ann["head_radius"]
-            if len(kp) != 12:
-                raise ValueError(f"expected 12 keypoint values ({', '.join(COCO_KEYPOINTS)}), got {len(kp)}")
-            sides = {}
-            for i, side in enumerate((Side.RIGHT, Side.LEFT)):
-                hx, hy, _, rx, ry, _ = kp[6 * i: 6 * i + 6]
-                sides[side] = SideLandmarks(hx, hy, float(radius[side.value]), rx, ry)
-            image_id = int(ann["image_id"])
-        except (KeyError, TypeError, ValueError, LandmarkError) as exc:
-            raise InterchangeError(f"{where}: {exc}") from None
-        if image_id not in images:
-            raise InterchangeError(f"{where}: image_id {image_id} is not in 'images'")
-        if image_id in by_image:
-            raise InterchangeError(f"{where}: a second annotation for image {image_id}")
-        by_image[image_id] = HipLandmarks(left=sides[Side.LEFT], right=sides[Side.RIGHT])
-    out = []
-    for image_id, im in images.items():
-        spacing = im.get("pixel_spacing_mm")
-        if spacing is not None:
-            spacing = (float(spacing[0]), float(spacing[1]))
-            if not all(math.isfinite(v) and v > 0 for v in spacing):
-                raise InterchangeError(f"{path}: image {image_id}: pixel_spacing_mm must be positive, got {spacing}")
-        out.append(AnnotatedImage(
-            image=str(im["file_name"]), landmarks=by_image.get(image_id),
-            width=int(im.get("width", 0)), height=int(im.get("height", 0)), spacing=spacing,
-            mapping=SideMapping(bool(im.get("right_on_image_left", True))),
-        ))
-    return out
+            image_id, item = _coco_image(im)
+            if image_id in images:
+                raise ValueError(f"a second image with id {image_id}")
+            images[image_id] = item
+        except (ValueError, LandmarkError) as exc:
+            problems.append(LabelProblem(str(path), _entry("image", i, im), str(exc)))
+    if not isinstance(annotations, list):
+        problems.append(LabelProblem(str(path), "annotations", f"must be a list, got {annotations!r:.40}"))
+        annotations = []
+    labelled: dict[int, HipLandmarks] = {}
+    for i, ann in enumerate(annotations):
+        try:
+            if not isinstance(ann, dict):
+                raise ValueError(f"expected an object, got {type(ann).__name__}")
+            image_id = ann.get("image_id")
+            if not isinstance(image_id, int) or image_id not in images:
+                raise ValueError(f"image_id {image_id!r} is not a valid entry of 'images'")
+            if image_id in labelled:
+                raise ValueError(f"a second annotation for image {image_id}")
+            labelled[image_id] = _coco_landmarks(ann, images[image_id])
+        except (ValueError, LandmarkError) as exc:
+            problems.append(LabelProblem(str(path), _entry("annotation", i, ann), str(exc)))
+    out = [replace(item, landmarks=labelled.get(image_id)) for image_id, item in images.items()]
+    return LabelFile(out, problems)
+
+
+def read_coco(path: str | Path) -> list[AnnotatedImage]:
+    """Strict reading, for files the app wrote: the first problem is an InterchangeError."""
+    return load_coco(path).strict()

@@ -96,6 +96,8 @@ class ImportReport:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     labels_imported: int = 0
     labels_file: str | None = None
+    # interchange.LabelProblem: each label-file entry left out (file, entry, reason).
+    label_problems: list = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.unchanged)} unchanged"]
@@ -103,4 +105,6 @@ class ImportReport:
             parts.append(f"{len(self.errors)} unreadable")
         if self.labels_file:
             parts.append(f"{self.labels_imported} labelled from {self.labels_file}")
+        if self.label_problems:
+            parts.append(f"{len(self.label_problems)} label entries rejected")
         return ", ".join(parts)
