@@ -193,7 +193,7 @@ def _csv_rows(path: Path, problems: list[LabelProblem]) -> list[tuple[int, dict[
     missing = [c for c in CSV_COLUMNS[:-1] if c not in header]
     if missing:
         raise InterchangeError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
-    rows = []
+    rows: list = []
     while True:
         try:
             values = next(reader)
@@ -219,10 +219,11 @@ def read_csv_rows(path: str | Path) -> list[dict[str, str | None]]:
 def _side_from_row(row: dict[str, str | None]) -> SideLandmarks:
     values = {}
     for k in ("head_x", "head_y", "head_r", "rim_x", "rim_y"):
-        if row.get(k) is None:
+        text = row.get(k)
+        if text is None:
             raise ValueError(f"no {k} value")
         try:
-            values[k] = _number(float(row[k]), k, COORD_LIMIT)
+            values[k] = _number(float(text), k, COORD_LIMIT)
         except ValueError as exc:
             raise ValueError(f"{k}: {exc}") from None
     return SideLandmarks(**values)
@@ -394,9 +395,10 @@ def load_coco(path: str | Path) -> LabelFile:
         try:
             if not isinstance(ann, dict):
                 raise ValueError(f"expected an object, got {type(ann).__name__}")
-            image_id = ann.get("image_id")
-            if not isinstance(image_id, int) or image_id not in images:
-                raise ValueError(f"image_id {image_id!r} is not a valid entry of 'images'")
+            ann_image = ann.get("image_id")
+            if not isinstance(ann_image, int) or ann_image not in images:
+                raise ValueError(f"image_id {ann_image!r} is not a valid entry of 'images'")
+            image_id = ann_image
             if image_id in labelled:
                 raise ValueError(f"a second annotation for image {image_id}")
             labelled[image_id] = _coco_landmarks(ann, images[image_id])
