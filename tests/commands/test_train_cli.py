@@ -28,7 +28,7 @@ def test_train_on_a_project_registers_and_activates_the_model(tmp_path, phantom_
         active = project.active_model()
         assert active is not None and active.name == "first" and active.abs_file.is_file()
         assert active.abs_file.parent == project.models_dir
-    assert "activated" in capsys.readouterr().out
+    assert " and activated" in capsys.readouterr().out  # not "(not activated)"
 
 
 def test_train_rejects_a_folder_without_labels(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Labelled conditional generation: every image carries exactly the labels of its condition."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -57,7 +58,8 @@ def test_generated_images_enter_the_project_with_exact_labels(phantom_project, t
             assert info.method == "conditional" and info.condition == ann.landmarks  # provenance == annotation
             assert "conditional-crop" in info.generator and info.seed in (5, 6, 7)
             assert rec.abs_path.is_file() and rec.abs_path.parent == p.synthetic_dir / "conditional"
-            assert (rec.width, rec.height) == previews[0][0][::-1] or rec.width > 0
+            stored = cv2.imread(str(rec.abs_path), cv2.IMREAD_UNCHANGED)
+            assert (rec.width, rec.height) == (stored.shape[1], stored.shape[0])  # the record matches the file
         # they are training data, never validation or test
         assert not p.images(split=("val", "test"), source="synthetic")
         assert {r.id for r, _ in p.labelled(("train",), source="synthetic")} == set(report.accepted)

@@ -103,11 +103,11 @@ def test_generation_counts_rejections_and_stores_only_accepted(phantom_project, 
 def test_production_gate_uses_the_projects_keypoint_model(phantom_project, trained_conditional, tiny_model):
     gen, _ = trained_conditional
     with Project.open(phantom_project, create=False) as p:
-        model = p.add_model(name="tiny", backbone="test_resnet", file=tiny_model.checkpoint, activate=True)
+        p.add_model(name="tiny", backbone="test_resnet", file=tiny_model.checkpoint, activate=True)
     cfg = GenerateConfig(project=phantom_project, method="conditional", n=2, steps=2, generator=gen,
                          gate=GateConfig(max_na_deg=8.0, max_point_radii=0.6))
     report = generate_into_project(cfg)
-    assert report.gate_model == tiny_model.model_id and model.id
+    assert report.gate_model == tiny_model.model_id  # the project's active model judged the images
     assert len(report.accepted) + report.rejected == 2
     with Project.open(phantom_project, create=False) as p:
         for iid in report.accepted:
