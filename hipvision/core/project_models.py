@@ -76,7 +76,8 @@ class ProjectModels:
         with self.transaction() as c:
             c.execute("DELETE FROM models WHERE id=?", (model_id,))
         # The file goes after the row: a crash in between leaves an orphan file, never a row
-        # pointing at nothing. Files outside the data dir (the bundled default) are never touched.
-        if delete_file and rec.abs_file.is_relative_to(self.data_dir):
+        # pointing at nothing. Files outside the data dir (the bundled default) are never touched;
+        # resolved first, so a stored "../../x" or a symlink cannot lead the delete out of it.
+        if delete_file and rec.abs_file.resolve().is_relative_to(Path(self.data_dir).resolve()):
             for p in (rec.abs_file, rec.abs_file.with_suffix(".json")):
                 p.unlink(missing_ok=True)

@@ -234,3 +234,20 @@ def test_unreadable_file_keeps_a_persons_status(project):
     other = add_all(project)[1]
     assert project.add_image(other.abs_path, error="gone").status == "error"
     assert project.add_image(other.abs_path, sha256="1" * 64).status == "new"
+
+
+def test_deleting_a_model_never_removes_a_file_outside_the_data_dir(project, tmp_path):
+    """A hostile project.sqlite whose models.file leads out of the data dir ("../../victim")."""
+    victim = project.data_dir.parent.parent / "victim.safetensors"
+    victim.write_bytes(b"someone else's model")
+    victim.with_suffix(".json").write_text("{}")
+    inside = project.models_dir / "mine.safetensors"
+    inside.write_bytes(b"x")
+    m = project.add_model(name="m", backbone="resnet18", file=inside)
+    rel = os.path.relpath(victim, project.data_dir)
+    assert rel.startswith("..")
+    with project.transaction() as c:
+        c.execute("UPDATE models SET file=? WHERE id=?", (rel, m.id))
+    project.delete_model(m.id)
+    assert victim.is_file() and victim.with_suffix(".json").is_file()
+    assert m.id not in [x.id for x in project.models()]
