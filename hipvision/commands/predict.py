@@ -10,7 +10,11 @@ def register(sub) -> None:
                        description="Runs the keypoint model (both stages, flip test-time augmentation) on each "
                                    "image and writes the flat CSV (image,side,head_x,head_y,head_r,rim_x,rim_y,"
                                    "na_deg; patient sides) or JSON with confidences. Folders are searched "
-                                   "recursively for radiographs.")
+                                   "recursively for radiographs. A file that cannot be read or predicted "
+                                   "(corrupt, non-finite pixels, a name that is not valid UTF-8) is "
+                                   "reported on stderr as 'FILE: reason' and left out; the others are "
+                                   "still written. Exit status: 0 all predicted, 1 some files left out, "
+                                   "2 none predicted or a usage error.")
     p.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER")
     p.add_argument("--model", help="a .safetensors model, 'default' (the bundled one), or a project model "
                                    "id/name with --project; default: the project's active model, else the bundled one")
@@ -69,6 +73,64 @@ def parse_heads(text: str):
         raise CommandError(f"--heads: {exc}") from None
 
 
+def printable(name: str) -> str:
+    """`name` safe for a UTF-8 stream: undecodable bytes of a POSIX file name (held as
+    surrogate escapes) become `\xff`, so reporting a bad name cannot itself crash."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (Windows)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def split_unwritable_names(images: list) -> tuple[list, list[tuple[str, str]]]:
+    """(images whose name the UTF-8 CSV/JSON can hold, (name, reason) of the others).
+
+    Checked before any work: such a name used to fail only at the final write, losing every
+    prediction. Writing it escaped would give a row no reader can match back to the file."""
+    ok, bad = [], []
+    for name, path in images:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append((name, "file name is not valid UTF-8; rename the file to predict it"))
+        else:
+            ok.append((name, path))
+    return ok, bad
+
+
+def _reason(exc: Exception) -> str:
+    from hipvision.core.radiograph import RadiographError
+
+    if isinstance(exc, RadiographError):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+def predict_isolated(predictor, images: list, mappings: list, batch_size: int, report) -> list:
+    """(name, Prediction) for every image that predicts; report(name, reason) for each other.
+
+    A batch runs whole when it can (the fast path); when anything in it fails, its images
+    are redone one at a time so one bad file costs only itself."""
+    from tqdm import tqdm
+
+    done = []
+    bar = tqdm(total=len(images), unit="img", desc="predict", file=sys.stderr, leave=False,
+               disable=len(images) < 2)
+    for i in range(0, len(images), batch_size):
+        part, maps = images[i:i + batch_size], mappings[i:i + batch_size]
+        try:
+            done += zip([n for n, _ in part], predictor.predict_batch([p for _, p in part], maps))
+        except Exception:  # noqa: BLE001 (isolated below, file by file, with the reason)
+            for (name, path), mp in zip(part, maps):
+                try:
+                    done.append((name, predictor.predict(path, mp)))
+                except Exception as exc:  # noqa: BLE001 (one unreadable file must not stop the rest)
+                    report(name, _reason(exc))
+        bar.update(len(part))
+    bar.close()
+    return done
+
+
 def run(args) -> int:
     import json
 
@@ -83,10 +145,21 @@ def run(args) -> int:
 
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
-    images = collect_images(args.inputs)
+    found = collect_images(args.inputs)
+    images, unnamed = split_unwritable_names(found)
     heads = parse_heads(args.heads) if args.heads else None
-    if heads is not None and len(images) != 1:
-        raise CommandError(f"--heads places the hips of one image; {len(images)} were given")
+    if heads is not None and len(found) != 1:
+        raise CommandError(f"--heads places the hips of one image; {len(found)} were given")
+    failed: list[str] = []
+
+    def report(name: str, reason: str) -> None:
+        failed.append(name)
+        tqdm.write(f"{printable(name)}: {reason}", file=sys.stderr)
+
+    for name, reason in unnamed:
+        report(name, reason)
+    if not images:
+        raise CommandError("no image could be predicted")
     project = None
     if args.project:
         from hipvision.core.store import Project
@@ -103,35 +176,33 @@ def run(args) -> int:
         rec = project.image_by_path(project.rel_path(path)) if project is not None else None
         mappings.append(rec.mapping if rec is not None else default_mapping)
 
-    results = []
-    bar = tqdm(total=len(images), unit="img", desc="predict", file=sys.stderr, leave=False,
-               disable=len(images) < 2)
     if heads is not None:
         try:
-            results.append(predictor.predict(images[0][1], mappings[0], heads=heads))
+            done = [(images[0][0], predictor.predict(images[0][1], mappings[0], heads=heads))]
         except ValueError as exc:
-            raise CommandError(f"{images[0][0]}: {exc}") from None
-    for i in range(0, len(images) if heads is None else 0, args.batch_size):
-        part = images[i:i + args.batch_size]
-        results += predictor.predict_batch([p for _, p in part], mappings[i:i + args.batch_size])
-        bar.update(len(part))
-    bar.close()
+            raise CommandError(f"{printable(images[0][0])}: {exc}") from None
+    else:
+        done = predict_isolated(predictor, images, mappings, args.batch_size, report)
+    if not done:
+        raise CommandError(f"none of the {len(found)} image(s) could be predicted (reasons above)")
 
     if args.format == "csv":
-        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks)
-                           for (name, _), pred in zip(images, results)])
+        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks) for name, pred in done])
     else:
         text = json.dumps([{
             "image": name, "model": predictor.model_id, "trained_on": predictor.trained_on,
             "landmarks": pred.landmarks.to_dict(), "na_deg": pred.na, "confidence": pred.confidence,
             "low_confidence": pred.low_confidence, "image_size": list(pred.image_size),
-        } for (name, _), pred in zip(images, results)], indent=1) + "\n"
-    flagged = sum(1 for r in results if r.low_confidence)
+        } for name, pred in done], indent=1) + "\n"
+    flagged = sum(1 for _, r in done if r.low_confidence)
     if flagged:
         print(f"{flagged} image(s) have low-confidence landmarks: check them", file=sys.stderr)
     if args.out:
         write_text_atomic(args.out, text)
-        print(f"wrote {args.out} ({len(results)} images)", file=sys.stderr)
+        print(f"wrote {args.out} ({len(done)} images)", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if failed:
+        print(f"{len(failed)} of {len(found)} image(s) left out (reasons above)", file=sys.stderr)
+        return 1
     return 0

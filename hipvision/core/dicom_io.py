@@ -266,10 +266,13 @@ def decode_dicom(path: Path, max_side: int | None) -> Decoded:
 
     slope, intercept = _float(ds, "RescaleSlope", 1.0) or 1.0, _float(ds, "RescaleIntercept", 0.0)
     if photometric.startswith("MONOCHROME") and "ModalityLUTSequence" not in ds:
-        if slope != 1.0:
-            pixels *= slope
-        if intercept:
-            pixels += intercept
+        # a huge slope overflows to inf: load_radiograph refuses non-finite pixels by name,
+        # so numpy's warning would only be noise on the terminal
+        with np.errstate(over="ignore", invalid="ignore"):
+            if slope != 1.0:
+                pixels *= slope
+            if intercept:
+                pixels += intercept
         lo, hi = sorted((lo * slope + intercept, hi * slope + intercept))
 
     window = _window(ds, signed) if photometric.startswith("MONOCHROME") else None

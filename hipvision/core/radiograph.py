@@ -121,6 +121,20 @@ def _decode(path: Path, fmt: str, max_side: int | None) -> Decoded:
         raise RadiographError(path, f"cannot decode {FORMAT_NAMES[fmt]} ({type(exc).__name__}: {exc})") from None
 
 
+def _check_finite(path: Path, pixels: np.ndarray) -> None:
+    """NaN or infinite pixels (a float TIFF with NaN, a DICOM RescaleSlope of NaN or one that
+    overflows float32) poison windowing and the model far from the file; refuse them here so
+    every caller reports the same reason. min/max propagate NaN and reveal +-inf without
+    allocating a mask the size of the image."""
+    if pixels.dtype.kind != "f" or pixels.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        lo, hi = float(np.min(pixels)), float(np.max(pixels))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RadiographError(path, "pixel values are not finite (NaN or infinity; "
+                                    "a float image with NaN, or a DICOM rescale that overflows)")
+
+
 def load_radiograph(path: str | os.PathLike, *, max_side: int | None = None) -> Radiograph:
     """Decode `path`; with `max_side`, shrink so that max(H, W) <= max_side (cheaply where
     the format allows: JPEG/PNG are reduced while decoding, then INTER_AREA does the rest)."""
@@ -129,6 +143,7 @@ def load_radiograph(path: str | os.PathLike, *, max_side: int | None = None) -> 
     path = path_of(path)
     fmt = detect_format(path)
     dec = _decode(path, fmt, max_side)
+    _check_finite(path, dec.pixels)
     height, width = dec.full_size
     size = target_size(height, width, max_side)
     pixels = resize_area(dec.pixels, size)
