@@ -117,7 +117,6 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
     from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.data import samples_from_project
     from hipvision.ml.few_shot import phantom_samples, plan_for
-    from hipvision.ml.promotion import compare_on_validation, cross_validate
     from hipvision.ml.registry import register_model
     from hipvision.ml.synthetic_retrain import add_synthetic
     from hipvision.ml.training import train_keypoints
@@ -156,7 +155,7 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             if judge_old:
                 try:
                     comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases,
-                                        cancel, train_keypoints, cross_validate, compare_on_validation)
+                                        cancel)
                 except CheckpointError as exc:  # an unreadable active model must not block the new one
                     unreadable = f"the active model cannot be loaded ({exc})"
             activate, reason = (True, unreadable) if unreadable else _decision(config, active, comparison)
@@ -189,8 +188,11 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
             synthetic=0 if made is None else made.accepted, synthetic_summary="" if made is None else made.summary)
 
 
-def _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases, cancel, train_keypoints,
-           cross_validate, compare_on_validation):
+def _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases, cancel):
+    """The comparison with the active model: on the validation images, or cross-validated."""
+    from hipvision.ml.promotion import compare_on_validation, cross_validate
+    from hipvision.ml.training import train_keypoints
+
     if not cross:
         return compare_on_validation(active.abs_file, output, val_s, device=config.device, cancel=cancel)
 
