@@ -48,11 +48,16 @@ def printable_path(path: str | os.PathLike) -> str:
 def import_problems(report: ImportReport) -> str | None:
     """The files and label entries an import could not take, the first of each by name, or None."""
     parts = []
-    files = [f"{name} ({reason})" for name, reason in report.errors]
-    labels = [str(p) for p in report.label_problems]
+    files = [_clip(f"{name} ({reason})") for name, reason in report.errors]
+    labels = [_clip(str(p)) for p in report.label_problems]
     for items, one, many in ((files, "file not imported", "files not imported"),
                              (labels, "label entry rejected", "label entries rejected")):
         if items:
             more = f" and {len(items) - 1} more" if len(items) > 1 else ""
             parts.append(f"{len(items)} {one if len(items) == 1 else many}: {items[0]}{more}")
     return "; ".join(parts) or None
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    # A hostile label file can put a megabyte into one name; the banner shows the start.
+    return text if len(text) <= limit else text[:limit - 1] + "…"

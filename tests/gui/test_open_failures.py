@@ -13,9 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from hipvision.core.importer import PENDING_IMPORT, import_folder
+from hipvision.core.importer import PENDING_IMPORT
 from hipvision.core.store import Project
 from tests.gui.conftest import N_PHANTOMS, make_project, open_window
 
@@ -82,6 +80,16 @@ def test_hostile_label_entry_is_named_and_the_good_ones_come_in(qtbot, tmp_path,
     assert len(labelled) == N_PHANTOMS - 2
 
 
+def test_a_huge_label_value_is_clipped_in_the_banner(qtbot, tmp_path, phantom_folder):
+    folder = copy_images(phantom_folder, tmp_path / "long", 1)
+    data = json.loads((phantom_folder / "annotations.json").read_text())
+    data["images"][0]["right_on_image_left"] = "y" * 100_000  # quoted back in the reason
+    (folder / "annotations.json").write_text(json.dumps(data))
+    win = open_window(qtbot, folder)
+    assert win.banner_message.startswith(f"2 label entries rejected: {folder / 'annotations.json'}: image 1: ")
+    assert win.banner_message.endswith("yyy… and 1 more") and len(win.banner_message) < 400
+
+
 def test_file_name_that_is_not_utf8_is_named_and_the_rest_opens(qtbot, tmp_path, phantom_folder):
     folder = copy_images(phantom_folder, tmp_path / "names", 2)
     shutil.copy2(folder / "phantom_0000.png", os.fsencode(folder) + b"/bad\xff.png")
@@ -117,25 +125,37 @@ def test_unwritable_database_is_a_banner_and_the_previous_project_stays(qtbot, t
     assert win.windowTitle() == f"HipVision — {project_dir.name}"
 
 
-def test_interrupted_import_is_finished_on_the_next_open(qtbot, tmp_path, phantom_folder):
+# `hipvision import FOLDER` killed (SIGKILL: nothing after it runs) once 2 images are in.
+KILLED_IMPORT = """
+import os, signal, sys
+from hipvision.core.importer import import_folder
+from hipvision.core.store import Project
+def progress(done, total, name):
+    if done == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+with Project.open(sys.argv[1]) as project:
+    import_folder(project, progress=progress)
+"""
+
+
+def test_interrupted_import_is_finished_on_the_next_open(qtbot, tmp_path, phantom_folder, monkeypatch):
+    import hipvision.gui.main_window as main_window
+
     folder = copy_images(phantom_folder, tmp_path / "cut", None)
     shutil.copy2(phantom_folder / "annotations.json", folder)
-
-    class Killed(BaseException):
-        """The process dying mid-import: nothing after it runs."""
-
-    def progress(done, _total, _name):
-        if done == 2:
-            raise Killed
-
-    with Project.open(folder) as project, pytest.raises(Killed):
-        import_folder(project, progress=progress)
+    r = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(folder)], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                       capture_output=True, timeout=60)
+    assert r.returncode == -9
     with Project.open(folder) as project:
         assert len(project.images()) == 2 and project.get_setting(PENDING_IMPORT) == {"labels": True}
     win = open_window(qtbot, folder)
     assert len(win.project.images()) == N_PHANTOMS
     assert all(win.project.current_annotation(r.id) is not None for r in win.project.images())
     assert win.project.get_setting(PENDING_IMPORT) is None
+    imports = []
+    monkeypatch.setattr(main_window, "import_folder", lambda *a, **k: imports.append(a))
+    win.close_project()
+    assert win.open_project(folder) and imports == []  # finished: not imported again
 
 
 def test_rescan_after_a_failed_open_reports_instead_of_raising(qtbot, tmp_path, phantom_folder, monkeypatch):
