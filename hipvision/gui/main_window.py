@@ -275,6 +275,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
                 self.project.set_setting("gui.last_image", self.current_image_id)
             except OPEN_ERRORS as exc:
                 problem = f"Could not save the image shown: {failure_text(exc, self.project.db_path)}"
+                log.warning("hipvision gui: %s", problem)  # the window may be going: the log says it
         for stack in list(self.workspace_undo_group.stacks()):
             self.workspace_undo_group.removeStack(stack)
             stack.deleteLater()
@@ -305,7 +306,9 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
             return
         if report is not None:
             self.show_status(f"Rescanned: {report.summary()}")
-            self.show_banner(import_problems(report))
+            problems = import_problems(report)
+            if problems:  # else the banner keeps what it says (a read-only folder's note)
+                self.show_banner(problems)
 
     def reload_image_list(self) -> None:
         """Re-read the project's images into the list (after an import or a generation job)."""
@@ -490,7 +493,5 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
         if self.remember_geometry:
             save_window(self)
         self.close_problem = self.close_project()
-        if self.close_problem:
-            log.warning("hipvision gui: %s", self.close_problem)
         self.cache.close()
         super().closeEvent(ev)

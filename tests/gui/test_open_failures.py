@@ -175,9 +175,11 @@ def test_rescan_after_a_failed_open_reports_instead_of_raising(qtbot, tmp_path, 
                                   "database or disk is full")
     assert win.project is not None and len(win.image_list._items) == N_PHANTOMS
     monkeypatch.undo()
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     win.actions["rescan"].trigger()
     assert win.status_text.text().startswith("Rescanned: 1 added")
-    assert len(win.image_list._items) == N_PHANTOMS + 1
+    assert win.banner_message.startswith("1 file not imported: broken.png (")
+    assert len(win.image_list._items) == N_PHANTOMS + 2  # the broken one is listed, with its reason
 
 
 def test_close_with_an_unwritable_database_still_closes(qtbot, project_dir, monkeypatch):
