@@ -25,7 +25,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def register(sub) -> None:
     p = sub.add_parser("gui", help="open the annotation workstation",
                        description="View radiographs, correct landmarks and read the Norberg angle live. "
-                                   "FOLDER is a folder of radiographs (imported on first open).")
+                                   "FOLDER is a folder of radiographs (imported on first open; an import "
+                                   "cut short is finished on the next open).")
     p.add_argument("folder", nargs="?", metavar="FOLDER|IMAGE",
                    help="project folder to open; an image file opens its folder and shows that image "
                         "(what the desktop's 'Open with HipVision' passes)")

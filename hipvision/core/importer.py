@@ -2,6 +2,9 @@
 
 One odd file (an unreadable image, a name that is not UTF-8, a symlink out of the folder, a
 bad label entry) is reported with its name and reason; it never stops the rest of the import.
+A failure of the project itself (its database read-only, the disk full) does stop it: the
+import of the project folder is then left marked unfinished, and `unfinished_import` tells
+the next opener to run it again (an import is idempotent: a re-run adds what is missing).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from hipvision.core.store import Project
 
 # Label files picked up from the imported folder, in order of preference.
 LABEL_FILES = ("annotations.json", "truth.csv", "labels.csv")
+# Project setting present while an import of the project folder runs: {"labels": bool}. Left
+# behind by a killed, cancelled or failed import; cleared when one runs to the end.
+PENDING_IMPORT = "import.pending"
 
 
 class _Skipped(Exception):
@@ -59,11 +65,15 @@ def import_folder(project: Project, folder: str | Path | None = None, *, labels:
     `report.label_problems`.
     """
     folder = Path(folder).resolve() if folder else project.root
+    # Only the project folder's own import is resumed: that is what opening a project runs.
+    whole = folder == project.root
+    if whole:
+        project.set_setting(PENDING_IMPORT, {"labels": bool(labels)})
     report = ImportReport()
     files = find_images(folder)
     for i, path in enumerate(files):
         if cancel is not None and cancel.is_set():
-            break
+            return report  # unfinished: still pending
         name = display_name(path, folder)
         try:
             _import_one(project, folder, path, mapping, report)
@@ -78,7 +88,17 @@ def import_folder(project: Project, folder: str | Path | None = None, *, labels:
                 n, problems = _import_labels(project, folder, label_path)
                 report = replace(report, labels_imported=n, labels_file=label_name, label_problems=problems)
                 break
+    if whole:
+        project.set_setting(PENDING_IMPORT, None)
     return report
+
+
+def unfinished_import(project: Project) -> dict | None:
+    """The options ({"labels": bool}) of an import of the project folder that started and
+    never finished, or None. A project without the setting (made before it existed) counts
+    as finished."""
+    pending = project.get_setting(PENDING_IMPORT)
+    return pending if isinstance(pending, dict) else None
 
 
 def _import_one(project: Project, folder: Path, path: Path, mapping: SideMapping | None,

@@ -99,6 +99,23 @@ def run(folder: str | Path | None = None, *, screenshot: str | Path | None = Non
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = application()
     win = create_window()
+    try:
+        return _show(app, win, folder, screenshot=screenshot, image=image, size=size, view=view)
+    finally:
+        # On every way out (an early return, an exception): a QThread still running when
+        # Python lets go of it aborts the process ("QThread: Destroyed while thread ... is
+        # still running"). Closing the window already did this; twice is harmless.
+        stop_engine(win)
+
+
+def stop_engine(win) -> None:
+    bridge = getattr(win, "engine_bridge", None)
+    engine = getattr(bridge, "engine", None)
+    if engine is not None:
+        engine.shutdown()
+
+
+def _show(app, win, folder, *, screenshot, image, size, view) -> int:
     if folder is not None and not win.open_project(folder):
         print(f"hipvision gui: {win.banner_message}", file=sys.stderr)
         if screenshot:
@@ -113,35 +130,40 @@ def run(folder: str | Path | None = None, *, screenshot: str | Path | None = Non
         win.remember_geometry = False  # a scripted screenshot must not change the user's layout
         win.resize(*size)
     win.show()
-    if screenshot:
-        result = {"rc": 0}
+    if not screenshot:
+        return app.exec()
+    result = {"rc": 0}
 
-        def shoot():
+    def shoot():
+        try:
+            print(f"wrote {save_screenshot(win, screenshot)}")
+        except OSError as exc:
+            print(f"hipvision gui: {exc}", file=sys.stderr)
+            result["rc"] = 2
+        finally:
             try:
-                print(f"wrote {save_screenshot(win, screenshot)}")
-            except OSError as exc:
-                print(f"hipvision gui: {exc}", file=sys.stderr)
-                result["rc"] = 2
-            win.close()
-            loop.quit()
+                win.close()
+            finally:
+                loop.quit()  # whatever closing did: a scripted screenshot never hangs
+        if win.close_problem:  # already logged by the window: only the exit status says it
+            result["rc"] = 2
 
-        # A local loop, not app.exec()/app.quit(): quitting the application would leave it
-        # in a quitting state for whoever runs events next (a test session, an embedding app).
-        loop = QEventLoop()
-        deadline = time.monotonic() + PREDICTION_WAIT_S
+    # A local loop, not app.exec()/app.quit(): quitting the application would leave it
+    # in a quitting state for whoever runs events next (a test session, an embedding app).
+    loop = QEventLoop()
+    deadline = time.monotonic() + PREDICTION_WAIT_S
 
-        def when_predicted():
-            # The shown image's first prediction belongs in the picture: wait for it (bounded,
-            # so a slow or failing model never hangs a scripted screenshot).
-            bridge = getattr(win, "engine_bridge", None)
-            waiting = bridge is not None and win.current_image_id in bridge.pending_predictions
-            if waiting and time.monotonic() < deadline:
-                QTimer.singleShot(100, when_predicted)
-            else:
-                # After the first layout pass and paint: the docks and the canvas need their sizes.
-                QTimer.singleShot(300, shoot)
+    def when_predicted():
+        # The shown image's first prediction belongs in the picture: wait for it (bounded,
+        # so a slow or failing model never hangs a scripted screenshot).
+        bridge = getattr(win, "engine_bridge", None)
+        waiting = bridge is not None and win.current_image_id in bridge.pending_predictions
+        if waiting and time.monotonic() < deadline:
+            QTimer.singleShot(100, when_predicted)
+        else:
+            # After the first layout pass and paint: the docks and the canvas need their sizes.
+            QTimer.singleShot(300, shoot)
 
-        QTimer.singleShot(0, when_predicted)
-        loop.exec()
-        return result["rc"]
-    return app.exec()
+    QTimer.singleShot(0, when_predicted)
+    loop.exec()
+    return result["rc"]

@@ -12,6 +12,7 @@ Attaching an engine (hipvision/gui/engine*.py, no ML imported here):
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from pathlib import Path
 
@@ -34,14 +35,23 @@ from PySide6.QtWidgets import (
 from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.core.image_cache import ImageCache
 from hipvision.core.image_facts import image_facts
-from hipvision.core.importer import import_folder
+from hipvision.core.importer import import_folder, unfinished_import
 from hipvision.core.radiograph import RadiographError
+from hipvision.core.records import ImportReport
 from hipvision.core.settings import load_settings_or_default, save_settings
 from hipvision.core.store import Project, StoreError
 from hipvision.gui.actions import build_actions
 from hipvision.gui.canvas import Canvas
 from hipvision.gui.image_list import ImageListPanel
 from hipvision.gui.measurement_panel import MeasurementPanel
+from hipvision.gui.open_messages import (
+    OPEN_ERRORS,
+    failure_text,
+    import_problems,
+    is_utf8_path,
+    open_failed,
+    printable_path,
+)
 from hipvision.gui.outputs import OutputsMixin
 from hipvision.gui.place_actions import PlaceMixin
 from hipvision.gui.place_tool import PlaceTool
@@ -50,6 +60,8 @@ from hipvision.gui.start_screen import StartScreen
 from hipvision.gui.view_actions import CUSTOM_WINDOW, ViewMixin
 from hipvision.gui.window_settings import restore_window, save_window
 from hipvision.gui.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
@@ -70,6 +82,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
         self.workspace: Workspace | None = None
         self.current_image_id: int | None = None
         self.remember_geometry = True
+        self.close_problem: str | None = None  # set by closeEvent: what could not be saved
         self._state: AnnotationState | None = None
         self.cache = ImageCache(capacity=3)
         self.workspace_undo_group = QUndoGroup(self)  # outlives projects: the Undo actions bind to it
@@ -186,28 +199,56 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
             QMessageBox.warning(self, "Demo project", str(exc))
 
     def open_project(self, folder: str | Path) -> bool:
-        """Open (importing the folder on first use) and show the first image. False on failure,
-        with the reason in the banner; the previous project stays open then."""
+        """Open (importing the folder on first use, or finishing an import that was cut
+        short) and show the first image. False on failure, with the reason in the banner; the
+        previous project (or the start screen) stays then."""
+        if not is_utf8_path(folder):
+            # The project stores paths as UTF-8 text: every file would be refused one by one.
+            self.show_banner(open_failed(printable_path(folder), "the folder's path is not valid UTF-8; rename it"))
+            return False
         try:
             project = Project.open(folder)
-        except StoreError as exc:
-            self.show_banner(f"Cannot open {folder}: {exc}")
+        except OPEN_ERRORS as exc:
+            self.show_banner(open_failed(folder, exc))
+            return False
+        try:
+            report = self._import_if_needed(project)
+        except OPEN_ERRORS as exc:
+            project.close()  # half imported: the pending mark makes the next open finish it
+            self.show_banner(open_failed(folder, exc, project.db_path))
             return False
         self.close_project()
-        self.project = project
-        self.stack.setCurrentWidget(self.canvas)
+        try:
+            self._show_project(project, report)
+        except OPEN_ERRORS as exc:
+            self.close_project()
+            self.show_banner(open_failed(folder, exc, project.db_path))
+            return False
+        return True
+
+    def _import_if_needed(self, project: Project) -> ImportReport | None:
+        pending = unfinished_import(project)
+        if project.images() and pending is None:
+            return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            if not project.images():
-                report = import_folder(project, mapping=self.settings.side_mapping())
-                self.show_status(f"Imported {project.root.name}: {report.summary()}")
+            labels = True if pending is None else bool(pending.get("labels", True))
+            return import_folder(project, labels=labels, mapping=self.settings.side_mapping())
         finally:
             QApplication.restoreOverrideCursor()
+
+    def _show_project(self, project: Project, report: ImportReport | None) -> None:
+        self.project = project
+        self.stack.setCurrentWidget(self.canvas)
         self.workspace = Workspace(project, self.workspace_undo_group, self)
         self.workspace.annotationChanged.connect(self.on_annotation_changed)
         self.workspace.writeFailed.connect(lambda _i, msg: self.show_banner(msg))
-        self.show_banner(f"This folder is read-only: the project (annotations, models) is kept in "
-                         f"{project.data_dir}" if project.fallback else None)
+        problems = None if report is None else import_problems(report)
+        if report is not None:
+            self.show_status(f"Imported {project.root.name}: {report.summary()}")
+        notes = [f"This folder is read-only: the project (annotations, models) is kept in {project.data_dir}"
+                 if project.fallback else None, problems]
+        self.show_banner(". ".join(n for n in notes if n) or None)
         self.setWindowTitle(f"HipVision — {project.root.name}")
         self._remember_recent(project.root)
         self.reload_image_list()
@@ -222,28 +263,52 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
             self.canvas.set_image(None, f"No radiographs in {project.root}")
         self._update_actions()
         self.project_opened.emit(project)
-        return True
 
-    def close_project(self) -> None:
+    def close_project(self) -> str | None:
+        """Close the project, back to the start screen. Returns why the project's state (the
+        image shown) could not be saved, or None; closing goes on regardless."""
         if self.project is None:
-            return
+            return None
+        problem = None
         if self.current_image_id is not None:
-            self.project.set_setting("gui.last_image", self.current_image_id)
+            try:
+                self.project.set_setting("gui.last_image", self.current_image_id)
+            except OPEN_ERRORS as exc:
+                problem = f"Could not save the image shown: {failure_text(exc, self.project.db_path)}"
+                log.warning("hipvision gui: %s", problem)  # the window may be going: the log says it
         for stack in list(self.workspace_undo_group.stacks()):
             self.workspace_undo_group.removeStack(stack)
             stack.deleteLater()
-        self.workspace.deleteLater()
+        if self.workspace is not None:
+            self.workspace.deleteLater()
         self.cache.clear()
         self.project.close()
         self.project = self.workspace = self._state = None
         self.current_image_id = None
         self.stack.setCurrentWidget(self.start_screen)
+        self.setWindowTitle("HipVision")
+        self._update_actions()
+        return problem
 
     def rescan(self) -> None:
-        if self.project is not None:
+        if self.project is None:
+            return
+        try:
             report = import_folder(self.project, mapping=self.settings.side_mapping())
+        except OPEN_ERRORS as exc:
+            # The images recorded so far stay; the pending mark makes the next open finish it.
+            self.show_banner(f"Rescan of {self.project.root} failed: {failure_text(exc, self.project.db_path)}")
+            report = None
+        try:
             self.reload_image_list()
+        except OPEN_ERRORS as exc:
+            self.show_banner(f"Cannot read {self.project.root}: {failure_text(exc, self.project.db_path)}")
+            return
+        if report is not None:
             self.show_status(f"Rescanned: {report.summary()}")
+            problems = import_problems(report)
+            if problems:  # else the banner keeps what it says (a read-only folder's note)
+                self.show_banner(problems)
 
     def reload_image_list(self) -> None:
         """Re-read the project's images into the list (after an import or a generation job)."""
@@ -423,8 +488,10 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
                 self.on_annotation_changed(self.current_image_id)
 
     def closeEvent(self, ev) -> None:
+        # Never raises: an exception here leaves Qt half-closed (and a scripted screenshot
+        # waiting forever). What could not be saved is logged once and kept for the caller.
         if self.remember_geometry:
             save_window(self)
-        self.close_project()
+        self.close_problem = self.close_project()
         self.cache.close()
         super().closeEvent(ev)
