@@ -50,10 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, RadiographError, StoreError, InterchangeError, FileNotFoundError, ValueError) as exc:
         print(f"hipvision {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A full disk, a read-only folder, no permission: one line naming the file, never a traceback.
+        # (Atomic writes raise WriteError, whose text is already `cannot write PATH: reason`.)
+        print(f"hipvision {args.command}: error: {_os_error_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"hipvision {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(rc or 0)
+
+
+def _os_error_line(exc: OSError) -> str:
+    from hipvision.core.atomic import WriteError
+
+    if isinstance(exc, WriteError) or exc.filename is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror or exc}"
 
 
 def gui_main() -> int:

@@ -16,10 +16,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from hipvision.cli import CommandError
     from hipvision.core.importer import import_folder
     from hipvision.core.store import Project
 
     with Project.open(args.folder) as project:
+        if project.read_only:  # importing writes the project; say so before any work
+            raise CommandError(f"cannot import: {project.location.notice}")
         bar = tqdm(unit="img", desc="import", leave=False)
 
         def progress(done, total, msg):
@@ -27,10 +30,12 @@ def run(args) -> int:
             bar.n = done
             bar.refresh()
 
-        report = import_folder(project, labels=not args.no_labels, progress=progress)
-        bar.close()
-        if project.fallback:
-            print(f"note: {project.root} is read-only; the project is kept in {project.data_dir}")
+        try:
+            report = import_folder(project, labels=not args.no_labels, progress=progress)
+        finally:
+            bar.close()  # so that an error is printed on a line of its own
+        if project.location.notice:
+            print(f"note: {project.location.notice}")
         for rel, reason in report.errors:
             print(f"unreadable: {rel}: {reason}")
         for problem in report.label_problems:

@@ -37,8 +37,10 @@ def run(args) -> int:
     if project is None:
         raise CommandError(f"{folder}: no HipVision project here (open the folder in the app or run "
                            "`hipvision import` first)")
-    root = str(project.root)
+    root, notice = str(project.root), project.location.notice
     project.close()
+    if project.read_only:  # retraining adds a model and re-predicts: both are writes
+        raise CommandError(f"cannot retrain: {notice}")
     from hipvision.commands._progress import tqdm_progress
     from hipvision.core.settings import load_settings
     from hipvision.ml.checkpoint import CheckpointError

@@ -84,6 +84,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
+    from hipvision.core.atomic import failed_write
     from hipvision.core.store import find_project
     from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.training import TrainConfig, train_keypoints
@@ -103,6 +104,14 @@ def run(args) -> int:
         config = TrainConfig(**kw)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    if project is not None and project.read_only:
+        # The vet's corrections are in this project, so train on them; only the model cannot go there.
+        if config.output is None:
+            project.close()
+            raise CommandError(f"cannot save a model into the project: {project.location.notice}; give "
+                               "--out FILE.safetensors to train on its annotations all the same")
+        print(f"note: {project.location.notice}; the model is written to {config.output} only",
+              file=sys.stderr)
     if getattr(args, "init_from", None) and getattr(args, "backbone", None):
         print("note: --init-from uses the architecture of that model; --backbone is ignored", file=sys.stderr)
 
@@ -124,6 +133,14 @@ def run(args) -> int:
                                  metrics=metrics)
     except CheckpointError as exc:
         raise CommandError(str(exc)) from None
+    except Exception as exc:
+        # torch.save on a full disk raises a RuntimeError (safetensors its own error), not an
+        # OSError: name the file it was writing. (OSErrors arrive as WriteError, handled by the CLI.)
+        written = failed_write(exc)
+        if written is None:
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandError(f"cannot write {written}: {reason}") from None
     finally:
         bar.close()
     if not result.main_process:  # another rank of `accelerate launch`: the main one reports and registers
@@ -131,7 +148,9 @@ def run(args) -> int:
     mae = result.metrics.get("val_na_mae")
     print(f"saved {result.checkpoint} (best epoch {result.best_epoch}"
           + (f", validation NA MAE {mae:.2f}°" if mae is not None else "") + f", {result.seconds / 60:.1f} min)")
-    if project is not None:
+    if project is not None and project.read_only:
+        project.close()
+    elif project is not None:
         from hipvision.ml.registry import register_model
 
         activate = {"if-better": "if_better", "yes": True, "no": False}[args.activate]

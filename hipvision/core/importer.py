@@ -17,7 +17,7 @@ from hipvision.core.interchange import LabelFile, LabelProblem, coordinate_limit
 from hipvision.core.landmarks import SideMapping
 from hipvision.core.locations import DATA_DIRNAME
 from hipvision.core.records import ImportReport, StoreError
-from hipvision.core.store import Project
+from hipvision.core.store import Project, ProjectWriteError
 
 # Label files picked up from the imported folder, in order of preference.
 LABEL_FILES = ("annotations.json", "truth.csv", "labels.csv")
@@ -140,6 +140,8 @@ def _import_labels(project: Project, folder: Path, label_path: Path) -> tuple[in
             continue
         try:
             n += _import_item(project, folder, label_path, item)
+        except ProjectWriteError:
+            raise  # a full disk or a read-only project is no fault of this label: stop, say why
         except (StoreError, ValueError, OSError) as exc:
             # A name with a NUL byte or one leading out of the project: this entry only.
             problems.append(LabelProblem(str(label_path), item.image[:200], str(exc)))

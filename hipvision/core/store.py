@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hipvision.core.landmarks import HipLandmarks, SideMapping
-from hipvision.core.locations import DB_NAME, has_project, resolve_data_dir
+from hipvision.core.locations import ProjectLocation, has_project, locate_project
 from hipvision.core.project_models import ProjectModels
 from hipvision.core.records import (
     LABELLED_STATUSES,
@@ -35,16 +35,62 @@ from hipvision.core.records import (
     SyntheticRecord,
     now_iso,
 )
-from hipvision.core.schema import migrate
+from hipvision.core.schema import SCHEMA_VERSION, migrate
 
 DATA_PREFIX = "@data/"  # image paths stored relative to the data dir (synthetic images)
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
 def find_project(folder: str | os.PathLike) -> Project | None:
-    """The project of `folder`, opened, or None when the folder has none. A read-only folder's
-    project lives in the user data dir, so looking for `folder/.hipvision/` alone would miss it."""
+    """The project of `folder`, opened, or None when the folder has none: wherever
+    `locations.locate_project` finds it (the folder's own database, read-only if need be, or the
+    user-data-dir project of a folder that was read-only from the start)."""
     return Project.open(folder, create=False) if has_project(folder) else None
+
+
+class ProjectWriteError(StoreError):
+    """The project's database refused a write (read-only, full disk, I/O error): not a problem of
+    one item, so callers that skip a bad item must let it stop the whole operation."""
+
+
+# SQLite's primary result codes for "the storage refused": read-only, I/O error, full, cannot open.
+_STORAGE_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN}
+
+
+def _storage_failure(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _STORAGE_CODES
+
+
+def _connect_read_only(db: Path) -> sqlite3.Connection:
+    """A read-only connection to a WAL database in a folder nobody may write.
+
+    `mode=ro` still needs the `-shm` index beside the database; it exists while a journal is
+    pending and cannot be made in a read-only folder otherwise. Without a pending journal
+    (`-wal` absent or empty) the main file is the whole database, so `immutable=1` (no -shm, no
+    locks) reads it exactly. With a journal but no way to read it, refuse rather than show
+    stale data."""
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(db))}"
+    errors = []
+    wal = db.with_name(db.name + "-wal")
+    modes = ["mode=ro"] + ([] if wal.exists() and wal.stat().st_size else ["mode=ro&immutable=1"])
+    for mode in modes:
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: probe
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            errors.append(exc)
+    if len(modes) == 1:
+        raise StoreError(f"{db}: cannot read the project read-only: its journal {wal.name} holds changes not yet "
+                         f"merged, which needs write access to {db.parent} ({errors[0]})")
+    raise StoreError(f"{db}: cannot open project database read-only: {errors[-1]}")
 
 
 def _to_json(v) -> str | None:
@@ -54,11 +100,13 @@ def _to_json(v) -> str | None:
 class Project(ProjectModels):
     """Open with `Project.open(folder)`; use from any thread; `close()` when done."""
 
-    def __init__(self, root: Path, data_dir: Path, fallback: bool):
-        self.root = root
-        self.data_dir = data_dir
-        self.fallback = fallback  # True: the folder was read-only, data lives in the user data dir
-        self.db_path = data_dir / DB_NAME
+    def __init__(self, location: ProjectLocation):
+        self.location = location
+        self.root = location.root
+        self.data_dir = location.data_dir
+        self.fallback = location.fallback  # True: the folder was read-only, data lives in the user data dir
+        self.read_only = location.read_only  # True: the folder's own database, no longer writable
+        self.db_path = location.db
         self._local = threading.local()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -70,18 +118,31 @@ class Project(ProjectModels):
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise StoreError(f"{root}: not a folder")
-        data_dir, fallback = resolve_data_dir(root)
-        if not (data_dir / DB_NAME).exists() and not create:
+        location = locate_project(root)
+        if not location.exists and not create:
             raise StoreError(f"{root}: no HipVision project here (run `hipvision import {root}`)")
-        for sub in ("", "models", "synthetic"):
-            (data_dir / sub).mkdir(parents=True, exist_ok=True)
-        project = cls(root, data_dir, fallback)
+        if not location.read_only:
+            try:
+                for sub in ("", "models", "synthetic"):
+                    (location.data_dir / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a full disk or a user data dir nobody may write: one line, no traceback
+                raise StoreError(f"cannot create the project folder {exc.filename or location.data_dir}: "
+                                 f"{exc.strerror or exc}") from None
+        project = cls(location)
         try:
             conn = project._conn()
+            if location.read_only:
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                if found < SCHEMA_VERSION:  # upgrading writes, which this folder does not allow
+                    raise StoreError(f"{project.db_path}: this project was made by an older HipVision and must "
+                                     f"be upgraded, but {root} is read-only (make it writable once, then reopen)")
             migrate(conn, str(project.db_path))
         except sqlite3.DatabaseError as exc:
             project.close()
             raise StoreError(f"{project.db_path}: cannot open project database: {exc}") from None
+        except StoreError:
+            project.close()
+            raise
         return project
 
     @property
@@ -95,11 +156,14 @@ class Project(ProjectModels):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            if self.read_only:
+                conn = _connect_read_only(self.db_path)
+            else:
+                conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                # FULL: a committed edit survives power loss too, not only a killed process.
+                conn.execute("PRAGMA synchronous=FULL")
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed edit survives power loss too, not only a killed process.
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
@@ -111,14 +175,22 @@ class Project(ProjectModels):
     def transaction(self):
         """One write transaction. IMMEDIATE takes the write lock up front, so two threads
         never both read-then-write and deadlock on the upgrade."""
+        if self.read_only:
+            raise ProjectWriteError(f"cannot save: {self.location.notice}")
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # SQLite may already have rolled back (a full disk, an I/O error)
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if _storage_failure(exc):  # a full disk or a lost mount: one line naming the database
+                raise ProjectWriteError(f"cannot write {self.db_path}: {exc}") from None
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._conns_lock:
