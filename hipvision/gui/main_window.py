@@ -227,6 +227,8 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
         return True
 
     def _import_if_needed(self, project: Project) -> ImportReport | None:
+        if project.read_only:  # the vet's project as it stands: nothing can be added to it now
+            return None
         pending = unfinished_import(project)
         if project.images() and pending is None:
             return None
@@ -246,8 +248,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
         problems = None if report is None else import_problems(report)
         if report is not None:
             self.show_status(f"Imported {project.root.name}: {report.summary()}")
-        notes = [f"This folder is read-only: the project (annotations, models) is kept in {project.data_dir}"
-                 if project.fallback else None, problems]
+        notes = [project.location.notice, problems]  # read-only, or kept in the user data dir
         self.show_banner(". ".join(n for n in notes if n) or None)
         self.setWindowTitle(f"HipVision — {project.root.name}")
         self._remember_recent(project.root)

@@ -264,3 +264,28 @@ def test_grade_thresholds_come_from_the_settings(qtbot, project_dir):
     grades = {win.image_list._items[i].text(3) for i in win.image_list.visible_ids()}
     assert grades == {"normal"}
     assert "NA ≥ 40°" in win.panel.hint.text()
+
+
+def test_a_project_folder_that_became_read_only_shows_the_vets_edits_read_only(qtbot, tmp_path, phantom_folder,
+                                                                               monkeypatch):
+    """#16 item 5: the folder's own database (with the vet's edit) is opened read-only and said so,
+    not replaced by a fresh import of annotations.json in the user data dir."""
+    from hipvision.core import locations
+
+    with Project.open(phantom_folder) as project:
+        from hipvision.core.importer import import_folder
+
+        import_folder(project)
+        image = project.images()[0]
+        edited = project.current_annotation(image.id).landmarks
+        moved = edited.with_side(Side.RIGHT, edited.right.moved(dx=7.0, dy=0.0))
+        project.save_annotation(image.id, moved, author="user")
+    monkeypatch.setattr(locations, "_folder_writable", lambda path: False)
+    win = open_window(qtbot, phantom_folder)
+    assert win.project.read_only and not win.project.fallback
+    assert win.project.db_path == phantom_folder.resolve() / ".hipvision" / "project.sqlite"
+    assert win.banner.isVisible() and "opened read-only" in win.banner.text()
+    current = win.project.current_annotation(image.id)
+    assert current.author == "user"
+    assert current.landmarks.right.head_x == pytest.approx(moved.right.head_x)
+    assert not (tmp_path / "userdata" / "projects").exists()
