@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
+import warnings
+from contextlib import contextmanager
 
 import hipvision
 from hipvision import commands
@@ -18,6 +21,47 @@ from hipvision import commands
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2, no traceback."""
+
+
+class _WarningLines(logging.Handler):
+    """Library warnings as `hipvision CMD: warning: TEXT` lines, each text once: a pydicom,
+    tifffile or numpy warning is printed by Python as a source path and a code line, which then
+    sit on top of the command's one-line error as if they were part of it."""
+
+    def __init__(self, command: str):
+        super().__init__(logging.WARNING)
+        self.command = command
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.line(record.getMessage())
+        except Exception:  # noqa: BLE001 - a warning must never end the command
+            self.handleError(record)
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        """warnings.showwarning's signature; the path and code line are left out."""
+        self.line(str(message))
+
+    def line(self, text: str) -> None:
+        text = " ".join(text.split())  # one line, whatever the library put in
+        if text and text not in self.seen:  # pydicom both warns and logs the same text
+            self.seen.add(text)
+            print(f"hipvision {self.command}: warning: {text}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def warning_lines(command: str):
+    """While a command runs, warnings (the warnings module, library loggers) print one line each."""
+    handler = _WarningLines(command)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings():  # restores showwarning afterwards
+            warnings.showwarning = handler.show
+            yield
+    finally:
+        root.removeHandler(handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     from hipvision.core.store import StoreError
 
     try:
-        rc = args.func(args)
+        with warning_lines(args.command):
+            rc = args.func(args)
     except (CommandError, RadiographError, StoreError, InterchangeError, FileNotFoundError, ValueError) as exc:
-        print(f"hipvision {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hipvision {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except OSError as exc:
         # A full disk, a read-only folder, no permission: one line naming the file, never a traceback.

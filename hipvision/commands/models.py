@@ -11,6 +11,9 @@ def register(sub) -> None:
                                    "model, and (with PROJECT) the project's trained models; * marks the active one.")
     p.add_argument("project", nargs="?", help="project folder")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--clean", action="store_true",
+                   help="delete what interrupted runs left in the project's models folder: unregistered models, "
+                        "temporary files, older training states (never a registered model or a running job's files)")
     p.set_defaults(func=run)
 
 
@@ -35,16 +38,26 @@ def run(args) -> int:
     except CheckpointError as exc:
         default["error"] = str(exc)
     trained = []
+    leftovers: list = []
+    if args.clean and not args.project:
+        from hipvision.cli import CommandError
+
+        raise CommandError("--clean needs the PROJECT whose models folder to clean")
     if args.project:
         from hipvision.core.store import Project
+        from hipvision.ml.leftovers import find_leftovers, remove_leftovers
 
         with Project.open(args.project, create=False) as project:
+            leftovers = remove_leftovers(project) if args.clean else find_leftovers(project)
             for rec in project.models():
                 trained.append({"id": rec.id, "name": rec.name, "backbone": rec.backbone, "kind": rec.kind,
                                 "active": rec.active, "file": str(rec.abs_file), "created_at": rec.created_at,
                                 "metrics": rec.metrics, "data_summary": rec.data_summary})
     if args.json:
-        json.dump({"zoo": zoo, "default": default, "project_models": trained}, sys.stdout, indent=1, default=str)
+        json.dump({"zoo": zoo, "default": default, "project_models": trained,
+                   "removed" if args.clean else "leftovers": [{"file": str(x.path), "bytes": x.size, "why": x.why}
+                                                              for x in leftovers]},
+                  sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
         return 0
     print(f"Backbones ({len(zoo)}; train --backbone NAME):")
@@ -67,4 +80,15 @@ def run(args) -> int:
         for m in trained:
             star = "*" if m["active"] else " "
             print(f" {star}{m['id']:>3}  {m['name']:<28} {m['backbone']:<16} {m['kind']:<8} {_metric(m['metrics'])}")
+        if leftovers:
+            mb = sum(x.size for x in leftovers) / 1e6
+            if args.clean:
+                print(f"\nRemoved {len(leftovers)} file(s) interrupted runs left ({mb:.1f} MB):")
+            else:
+                print(f"\nLeft by interrupted runs ({len(leftovers)} file(s), {mb:.1f} MB; "
+                      f"`hipvision models {args.project} --clean` removes them):")
+            for x in leftovers:
+                print(f"  {x.path.name}  ({x.why})")
+        elif args.clean:
+            print("\nNothing to clean: no files of interrupted runs in the models folder")
     return 0

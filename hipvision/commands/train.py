@@ -114,6 +114,7 @@ def run(args) -> int:
               file=sys.stderr)
     if getattr(args, "init_from", None) and getattr(args, "backbone", None):
         print("note: --init-from uses the architecture of that model; --backbone is ignored", file=sys.stderr)
+    config = _resolve_output(config, project)
 
     from hipvision.commands._progress import tqdm_progress
 
@@ -128,21 +129,54 @@ def run(args) -> int:
         else:
             tqdm.write(line, file=sys.stderr)
 
-    try:
-        result = train_keypoints(config, project if project is not None else path, progress=progress,
-                                 metrics=metrics)
-    except CheckpointError as exc:
-        raise CommandError(str(exc)) from None
-    except Exception as exc:
-        # torch.save on a full disk raises a RuntimeError (safetensors its own error), not an
-        # OSError: name the file it was writing. (OSErrors arrive as WriteError, handled by the CLI.)
-        written = failed_write(exc)
-        if written is None:
-            raise
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CommandError(f"cannot write {written}: {reason}") from None
-    finally:
-        bar.close()
+    from hipvision.ml.leftovers import run_lock
+
+    with run_lock(config.output):  # held until the model is registered: no cleanup takes it before
+        try:
+            result = train_keypoints(config, project if project is not None else path, progress=progress,
+                                     metrics=metrics)
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
+        except Exception as exc:
+            # torch.save on a full disk raises a RuntimeError (safetensors its own error), not an
+            # OSError: name the file it was writing. (OSErrors arrive as WriteError, handled by the CLI.)
+            written = failed_write(exc)
+            if written is None:
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CommandError(f"cannot write {written}: {reason}") from None
+        finally:
+            bar.close()
+        return _report(args, result, project)
+
+
+def _resolve_output(config, project):
+    """The run's model file; with --resume, say which run continues from which epoch, or that
+    there is nothing to resume (the run then starts at epoch 1)."""
+    from dataclasses import replace
+
+    from hipvision.cli import CommandError
+    from hipvision.ml.checkpoint import CheckpointError
+    from hipvision.ml.training.state import epochs_done, state_path
+    from hipvision.ml.training.steps import run_output
+
+    output = run_output(config, project)
+    if config.resume:
+        state = state_path(output)
+        if not state.is_file():
+            where = f"{state} does not exist" if config.output else f"no interrupted run in {output.parent}"
+            print(f"nothing to resume ({where}): training from epoch 1", file=sys.stderr)
+        else:
+            try:
+                done = epochs_done(state)
+            except CheckpointError as exc:
+                raise CommandError(str(exc)) from None
+            print(f"resuming {state}: {done} of {config.epochs} epochs done, continuing at epoch {done + 1}",
+                  file=sys.stderr)
+    return replace(config, output=str(output))
+
+
+def _report(args, result, project) -> int:
     if not result.main_process:  # another rank of `accelerate launch`: the main one reports and registers
         return 0
     mae = result.metrics.get("val_na_mae")
@@ -154,7 +188,7 @@ def run(args) -> int:
         from hipvision.ml.registry import register_model
 
         activate = {"if-better": "if_better", "yes": True, "no": False}[args.activate]
-        reg = register_model(project, result.checkpoint, activate=activate, name=args.name)
+        reg = register_model(project, result.checkpoint, activate=activate, name=getattr(args, "name", None))
         print(f"added to the project as model {reg.record.id}"
               + (" and activated" if reg.activated else " (not activated)") + f": {reg.reason}")
         project.close()

@@ -11,6 +11,7 @@ points at missing weights.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,9 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
     tensors = state_tensors(bundle, half=half)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        # safetensors writes its file 0600 whatever the umask; the sidecar beside it gets a plain
+        # open()'s mode, and a model shared with colleagues must be readable like its sidecar.
+        os.chmod(tmp, 0o666 & ~_umask())
         digest = file_sha256(tmp)
     meta = dict(bundle.meta)
     meta.update({
@@ -90,6 +94,12 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
     meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it
+    os.umask(mask)
+    return mask
 
 
 def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> ModelBundle:

@@ -28,6 +28,11 @@ from hipvision.core.landmarks import HipLandmarks, SideMapping
 from hipvision.ml.pipeline import PatchSource
 from hipvision.ml.transforms import Affine, Letterbox, crop_affine, hflip, normalise, warp
 
+# "all": a labelled folder evaluated as a whole (no splits). The project store has the same rule
+# for its images (core.records.SOURCES); phantoms are mixed in by the few-shot retrain only.
+SAMPLE_SPLITS = ("train", "val", "test", "all")
+SAMPLE_SOURCES = ("real", "synthetic", "phantom")
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -40,6 +45,17 @@ class Sample:
     name: str = ""
     split: str = "train"
     source: str = "real"
+
+    def __post_init__(self) -> None:
+        if self.split not in SAMPLE_SPLITS:
+            raise ValueError(f"sample {self.label}: split must be one of {SAMPLE_SPLITS}, got {self.split!r}")
+        if self.source not in SAMPLE_SOURCES:
+            raise ValueError(f"sample {self.label}: source must be one of {SAMPLE_SOURCES}, got {self.source!r}")
+        # Validation picks the kept epoch and test gives every reported number: a generated image
+        # or a phantom there would measure the model on its own training distribution.
+        if self.source != "real" and self.split != "train":
+            raise ValueError(f"sample {self.label}: a {self.source} image can only be in the train split, "
+                             f"not {self.split!r}")
 
     @property
     def label(self) -> str:
@@ -340,6 +356,12 @@ def samples_from_coco(folder_or_file: str | Path, *, val_fraction: float = 0.1) 
         last = out[-1]
         out[-1] = Sample(**{**last.__dict__, "split": "val"})
     return out
+
+
+def synthetic_sample(image: np.ndarray, landmarks: HipLandmarks, mapping: SideMapping, name: str) -> Sample:
+    """A generated image with its labels, as a training sample: always split train, source
+    synthetic (Sample refuses it anywhere else)."""
+    return Sample(image=image, landmarks=landmarks, mapping=mapping, name=name, split="train", source="synthetic")
 
 
 def samples_from_project(project, splits: Sequence[str], *, source: str | None = None) -> list[Sample]:

@@ -362,7 +362,7 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
                    command: str = "") -> ExperimentResult:
     """Run the table on `project` (a Project or its folder)."""
     from hipvision.core.store import Project
-    from hipvision.ml.data import Sample
+    from hipvision.ml.data import synthetic_sample
     from hipvision.ml.device import pick_device
     from hipvision.ml.diffusion.conditional import train_conditional
     from hipvision.ml.diffusion.sources import load_record
@@ -404,8 +404,8 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         _contact_sheet(accepted, out / "synthetic_examples.png")
         # The names carry the key's digest, so a "with" model is reused only for the very same images.
         tag = key_digest(key)
-        syn = [Sample(image=np.asarray(s.image, np.float32), landmarks=s.landmarks, mapping=s.mapping,
-                      name=f"synthetic-{tag}-{s.seed}", split="train", source="synthetic") for s in accepted]
+        syn = [synthetic_sample(np.asarray(s.image, np.float32), s.landmarks, s.mapping, f"synthetic-{tag}-{s.seed}")
+               for s in accepted]
         arms += [arm(bb, "with", data.base + syn, len(syn)) for bb in config.backbones]
 
         meta = json.loads((gen_dir / "generator.json").read_text())

@@ -1,9 +1,10 @@
 """Adding a trained model to a project, and the rule for making it the active one.
 
-A new model becomes active only if it beats the active one on the project's *current*
-validation images (both scored the same way, through the Predictor), or when asked to; the
-old model is kept either way. Comparing with the metric stored at the old model's training
-time would be unfair: the validation split grows as users label more images.
+A new model becomes active only if it beats the active one (the bundled model, for a project's
+first) on the project's *current* validation images (both scored the same way, through the
+Predictor), or when asked to; the old model is kept either way. Comparing with the metric
+stored at the old model's training time would be unfair: the validation split grows as users
+label more images.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def register_model(project, checkpoint: str | Path, *, activate: str | bool = "i
     new_mae = old_mae = n_val = None
     if activate == "if_better":
         if old is None:
+            # A project's first model competes with the bundled one, which predicts until then:
+            # recorded as the active model (listed, revertible), it is judged like any other.
+            from hipvision.ml.app_jobs import ensure_default_model
+
+            old = ensure_default_model(project)
+        if old is None:
             do, reason = True, "no model was active"
         else:
             new_mae, n_val = _val_score(Predictor.load(checkpoint), project)
@@ -73,8 +80,8 @@ def register_model(project, checkpoint: str | Path, *, activate: str | bool = "i
                 do, reason = True, "the active model could not be scored"
             else:
                 do = new_mae < old_mae
-                reason = (f"validation NA MAE {new_mae:.2f}° vs {old_mae:.2f}° of the active model on the same "
-                          f"{n_val} validation images ({'better' if do else 'not better'})")
+                reason = (f"validation NA MAE {new_mae:.2f}° vs {old_mae:.2f}° of the active model ({old.name}) "
+                          f"on the same {n_val} validation images ({'better' if do else 'not better'})")
         if new_mae is not None:
             metrics["val_na_mae_at_registration"] = new_mae
             metrics["val_images_at_registration"] = n_val

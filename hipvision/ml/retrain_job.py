@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,10 +118,12 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
     from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.data import samples_from_project
     from hipvision.ml.few_shot import phantom_samples, plan_for
+    from hipvision.ml.leftovers import remove_leftovers, run_lock
     from hipvision.ml.registry import register_model
     from hipvision.ml.synthetic_retrain import add_synthetic
     from hipvision.ml.training import train_keypoints
 
+    t_wall = time.time()
     with Project.open(config.project_dir, create=False) as project:
         ensure_default_model(project)
         val_s = samples_from_project(project, ("val",))  # real only: the store's rule
@@ -147,26 +150,30 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         output = project.models_dir / f"model-{stamp}-{os.getpid()}.safetensors"
         train_cfg = _train_config(config, plan, active, output, cross=cross, has_synthetic=bool(synthetic))
-        try:
-            result = train_keypoints(train_cfg, corrected + synthetic + phantoms + ([] if cross else val_s),
-                                     progress=phases, cancel=cancel, metrics=metrics)
-            check_cancel(cancel)  # a cancel after the last batch still means "keep what I had"
-            comparison, unreadable = None, None
-            if judge_old:
-                try:
-                    comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases,
-                                        cancel)
-                except CheckpointError as exc:  # an unreadable active model must not block the new one
-                    unreadable = f"the active model cannot be loaded ({exc})"
-            activate, reason = (True, unreadable) if unreadable else _decision(config, active, comparison)
-            extra = _comparison_metrics(comparison)
-            name = f"retrained {datetime.now().strftime('%Y-%m-%d %H:%M')}"
-            check_cancel(cancel)
-            reg = register_model(project, result.checkpoint, activate=activate, name=name, reason=reason,
-                                 metrics=extra)
-        except BaseException:
-            _remove_checkpoint(output)  # nothing of a cancelled/failed job stays behind
-            raise
+        # The files of this job are locked until it registered its model, so a cleanup (another
+        # job's start, `hipvision models --clean`) cannot take them; what killed jobs left goes now.
+        with run_lock(output):
+            remove_leftovers(project, before=t_wall)
+            try:
+                result = train_keypoints(train_cfg, corrected + synthetic + phantoms + ([] if cross else val_s),
+                                         progress=phases, cancel=cancel, metrics=metrics)
+                check_cancel(cancel)  # a cancel after the last batch still means "keep what I had"
+                comparison, unreadable = None, None
+                if judge_old:
+                    try:
+                        comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases,
+                                            cancel)
+                    except CheckpointError as exc:  # an unreadable active model must not block the new one
+                        unreadable = f"the active model cannot be loaded ({exc})"
+                activate, reason = (True, unreadable) if unreadable else _decision(config, active, comparison)
+                extra = _comparison_metrics(comparison)
+                name = f"retrained {datetime.now().strftime('%Y-%m-%d %H:%M')}"
+                check_cancel(cancel)
+                reg = register_model(project, result.checkpoint, activate=activate, name=name, reason=reason,
+                                     metrics=extra)
+            except BaseException:
+                _remove_checkpoint(output)  # nothing of a cancelled/failed job stays behind
+                raise
         if config.out:
             _copy_model(output, Path(config.out))
         repredicted: tuple[int, ...] = ()

@@ -59,28 +59,54 @@ def unlabelled_ids(folder) -> list[int]:
         return [r.id for r in p.images() if p.current_annotation(r.id) is None]
 
 
-def test_predict_all_fills_project_and_never_overwrites_an_edit(qtbot, project_dir):
+def test_predict_all_fills_project_and_never_overwrites_an_edit(qtbot, project_dir, monkeypatch):
+    import threading
+
+    from hipvision.ml import app_jobs
+
     new_ids = unlabelled_ids(project_dir)
     assert len(new_ids) == N_UNLABELLED
-    win, bridge = bridge_window(qtbot, project_dir)
-    # The vet annotates one unlabelled image by hand while the engine is busy.
-    edited = new_ids[0]
+    edited = new_ids[-1]
     with Project.open(project_dir) as p:
+        target_path = str(p.image(edited).abs_path)
         lm = p.current_landmarks(p.images(status="verified")[0].id)
     user_lm = lm.with_side("left", SideLandmarks(lm.left.head_x + 3, lm.left.head_y, lm.left.head_r,
                                                  lm.left.rim_x, lm.left.rim_y))
-    win.project.save_annotation(edited, user_lm)
-    with qtbot.waitSignal(bridge.engine.finished, timeout=60_000,
-                          check_params_cb=lambda jid, r: bridge.engine.jobs[jid].title == "Predict all images"):
-        bridge.predict_all_action.trigger()
+    # The job's prediction of `edited` is held in flight until the vet has edited that image.
+    in_flight, edit_done = threading.Event(), threading.Event()
+    real_predictor_for = app_jobs.predictor_for
+
+    def gated_predictor_for(project, device="auto"):
+        pred, model_id = real_predictor_for(project, device)
+
+        class Gated:
+            def predict(self, path, mapping):
+                out = pred.predict(path, mapping)
+                if str(path) == target_path:
+                    in_flight.set()
+                    edit_done.wait(30)
+                return out
+
+        return Gated(), model_id
+
+    monkeypatch.setattr(app_jobs, "predictor_for", gated_predictor_for)
+    win, bridge = bridge_window(qtbot, project_dir)
+    is_predict_all = lambda jid, r: bridge.engine.jobs[jid].title == "Predict all images"  # noqa: E731
+    with qtbot.waitSignal(bridge.engine.finished, timeout=60_000, check_params_cb=is_predict_all) as blocker:
+        bridge.predict_all_action.trigger()  # submitted first...
+        qtbot.waitUntil(in_flight.is_set, timeout=30_000)
+        win.project.save_annotation(edited, user_lm)  # ...then the vet edits while it runs
+        edit_done.set()
+    result = blocker.args[1]
+    assert result.skipped == (edited,) and set(result.predicted) == set(new_ids[:-1])
     with Project.open(project_dir) as p:
         assert p.current_landmarks(edited) == user_lm and p.image(edited).status == "edited"
-        for image_id in new_ids[1:]:
+        for image_id in new_ids[:-1]:
             ann = p.current_annotation(image_id)
             assert p.image(image_id).status == "predicted" and ann.author.startswith("model:")
             assert set(ann.confidence) >= {"left.head", "right.rim"}
     # The list shows what the store says, without a reload by hand.
-    qtbot.waitUntil(lambda: win.image_list.record(new_ids[1]).status == "predicted", timeout=5_000)
+    qtbot.waitUntil(lambda: win.image_list.record(new_ids[0]).status == "predicted", timeout=5_000)
     assert win.image_list.tree.topLevelItemCount() == N_IMAGES
 
 
@@ -93,8 +119,14 @@ def test_opening_a_new_image_predicts_it_in_the_background(qtbot, project_dir):
     assert win.project.image(target).status == "predicted"
 
 
-def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
+def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir, monkeypatch):
     from dataclasses import replace
+
+    from hipvision.ml import promotion, retrain_job
+
+    # The judge says "better" (its rule has its own tests): the window must show that outcome.
+    monkeypatch.setattr(retrain_job, "_judge", lambda *a: promotion.judge(("a", "b", "c"), (5.0, 6.0, 7.0),
+                                                                          (3.0, 4.0, 5.0), basis="validation"))
 
     win, bridge = bridge_window(qtbot, project_dir, epochs=2)
     win.settings = replace(win.settings, synthetic_share=0.25, synthetic_until=0.5)  # not the defaults
@@ -102,6 +134,7 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
     bridge.engine.progress.connect(lambda jid, d, t, m, eta: progress.append((d, t, m)))
     bridge.engine.metrics.connect(lambda jid, ep, vals: metrics.append((ep, vals)))
     before = {m.id for m in win.project.models()}
+    active_before = win.project.active_model()
     with qtbot.waitSignal(bridge.engine.finished, timeout=240_000,
                           check_params_cb=lambda jid, r: bridge.engine.jobs[jid].kind == "retrain"):
         bridge.retrain_action.trigger()
@@ -115,7 +148,9 @@ def test_one_click_retrain_reports_progress_and_metrics(qtbot, project_dir):
     models = win.project.models()
     new = [m for m in models if m.id not in before]
     assert len(new) == 1 and Path(new[0].abs_file).is_file()
-    assert result.activated == new[0].active
+    assert result.activated is True and result.reason.endswith("(better)")
+    assert (result.new_val_na_mae, result.old_val_na_mae, result.val_images) == (4.0, 6.0, 3)
+    assert new[0].active and win.project.active_model().id == new[0].id != active_before.id
     # The job carried the Preferences' synthetic-image mix (for generated images; this project has
     # none, so the model mixed in only the few-shot plan's phantoms, with a frozen stem).
     from hipvision.ml.checkpoint import read_sidecar

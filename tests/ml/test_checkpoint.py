@@ -96,3 +96,18 @@ def test_unparsable_sidecar_is_named(model_copy):
     sidecar_path(model_copy).write_text("{ nope")
     with pytest.raises(CheckpointError, match="copy.json: sidecar is not valid JSON"):
         load_checkpoint(model_copy)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_weights_and_sidecar_get_the_same_mode_a_plain_file_would(tmp_path, model_copy, umask, mode):
+    import os
+    import stat
+
+    bundle = load_checkpoint(model_copy)
+    old = os.umask(umask)
+    try:
+        out = save_checkpoint(tmp_path / "shared.safetensors", bundle)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert stat.S_IMODE(sidecar_path(out).stat().st_mode) == mode

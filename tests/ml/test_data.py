@@ -101,3 +101,29 @@ def test_samples_from_a_phantom_folder_have_a_validation_share(phantom_folder):
     assert len(samples) == 6
     assert {s.split for s in samples} == {"train", "val"}
     assert all(s.image.is_file() for s in samples)
+
+
+@pytest.mark.parametrize("source,split", [("synthetic", "val"), ("synthetic", "test"), ("phantom", "val"),
+                                          ("phantom", "test"), ("synthetic", "all")])
+def test_a_generated_or_phantom_image_is_refused_outside_the_train_split(source, split):
+    img, lm = oracle_image(h=200, w=200, r=10.0)
+    with pytest.raises(ValueError, match=rf"sample gen-7: a {source} image can only be in the train split"):
+        Sample(image=img, landmarks=lm, name="gen-7", split=split, source=source)
+    Sample(image=img, landmarks=lm, name="gen-7", split="train", source=source)  # where it belongs
+    Sample(image=img, landmarks=lm, name="real-1", split=split, source="real")
+
+
+@pytest.mark.parametrize("field,value", [("split", "validation"), ("source", "generated")])
+def test_a_sample_with_an_unknown_split_or_source_is_refused(field, value):
+    img, lm = oracle_image(h=200, w=200, r=10.0)
+    with pytest.raises(ValueError, match=rf"sample s: {field} must be one of .* got '{value}'"):
+        Sample(image=img, landmarks=lm, name="s", **{field: value})
+
+
+def test_generated_samples_are_made_for_the_train_split_only():
+    """experiment.py makes its generated samples with data.synthetic_sample."""
+    from hipvision.ml import data
+
+    img, lm = oracle_image(h=200, w=200, r=10.0)
+    s = data.synthetic_sample(img, lm, SideMapping(), "synthetic-x-1")
+    assert (s.split, s.source, s.name) == ("train", "synthetic", "synthetic-x-1")

@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from hipvision.core.jobs import Cancelled, CancelToken
 from hipvision.ml.checkpoint import read_sidecar
@@ -82,11 +83,20 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, phantom_sample
     assert not state.exists()  # a finished run removes its state
 
 
-def test_warm_start_uses_the_checkpoint_architecture(tmp_path, tiny_model, phantom_samples):
-    r = train_keypoints(_cfg(tmp_path, init_from=str(tiny_model.checkpoint), backbone="resnet18"), phantom_samples)
+def test_warm_start_uses_the_checkpoint_architecture_and_weights(tmp_path, tiny_model, phantom_samples):
+    from hipvision.ml.checkpoint import load_checkpoint
+
+    # A learning rate so small the weights cannot move: what comes out is what went in.
+    r = train_keypoints(_cfg(tmp_path, init_from=str(tiny_model.checkpoint), backbone="resnet18", lr=1e-9,
+                             weight_decay=0.0), phantom_samples)
     meta = read_sidecar(r.checkpoint)
     assert meta["stage1"]["backbone"] == "test_resnet"
     assert meta["warm_start"] == str(tiny_model.checkpoint)
+    warm, out = load_checkpoint(tiny_model.checkpoint), load_checkpoint(r.checkpoint)
+    for stage in ("stage1", "stage2"):
+        before = dict(getattr(warm, stage).named_parameters())
+        for name, p in getattr(out, stage).named_parameters():
+            assert torch.allclose(p, before[name], atol=1e-6), (stage, name)
 
 
 def test_regression_head_trains(tmp_path, phantom_samples):

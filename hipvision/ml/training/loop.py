@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from hipvision.ml.device import pick_device, set_cpu_threads
+from hipvision.ml.leftovers import remove_leftovers, run_lock
 from hipvision.ml.training import steps
 from hipvision.ml.training.config import TrainConfig, TrainResult
 from hipvision.ml.training.samples import resolve_samples, split_samples
@@ -27,11 +28,22 @@ from hipvision.ml.training.samples import resolve_samples, split_samples
 
 def train_keypoints(config: TrainConfig, project_or_samples, *, progress=None, cancel=None,
                     metrics=None) -> TrainResult:
-    t_start = time.monotonic()
+    t_start, t_wall = time.monotonic(), time.time()
     samples, guessed_on, project = resolve_samples(project_or_samples, config)
     train, val = split_samples(samples, config)
-    output = Path(config.output) if config.output else steps.default_output(project)
+    output = steps.run_output(config, project)
     accel = steps.accelerator(config)
+    rank = accel.process_index if accel is not None else 0
+    if rank != 0:  # only the main process writes files
+        return _train(config, train, val, output, accel, guessed_on, t_start, progress, cancel, metrics)
+    with run_lock(output):
+        if project is not None:  # what killed runs left in the models folder (a live run's files are locked)
+            remove_leftovers(project, before=t_wall)
+        return _train(config, train, val, output, accel, guessed_on, t_start, progress, cancel, metrics)
+
+
+def _train(config: TrainConfig, train, val, output: Path, accel, guessed_on: str, t_start: float, progress, cancel,
+           metrics) -> TrainResult:
     device = accel.device if accel is not None else pick_device(config.device)
     rank, world = (accel.process_index, accel.num_processes) if accel is not None else (0, 1)
     if device.type == "cpu":

@@ -28,7 +28,7 @@ from hipvision.ml.pipeline import PipelineOptions
 from hipvision.ml.training.config import TrainConfig, TrainResult
 from hipvision.ml.training.freezing import apply_freeze, hold_frozen_statistics
 from hipvision.ml.training.samples import epoch_plan, shard
-from hipvision.ml.training.state import load_state, save_state, state_path
+from hipvision.ml.training.state import latest_state, load_state, output_of_state, save_state, state_path
 from hipvision.ml.training.validation import validate
 
 log = logging.getLogger("hipvision.ml")
@@ -107,10 +107,28 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def default_output(project) -> Path:
+DEFAULT_PREFIX = "keypoints-"
+
+
+def default_output(project, *, resume: bool = False) -> Path:
+    """A new timestamped model file in the project's models folder (or ./). To resume, the
+    newest interrupted run's there: its name is what a user who did not pass --out cannot know."""
+    folder = Path(project.models_dir if project is not None else Path.cwd())
+    if resume:
+        state = latest_state(folder, DEFAULT_PREFIX)
+        if state is not None:
+            return output_of_state(state)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = project.models_dir if project is not None else Path.cwd()
-    return Path(folder) / f"keypoints-{stamp}.safetensors"
+    out, n = folder / f"{DEFAULT_PREFIX}{stamp}.safetensors", 1
+    while out.exists() or state_path(out).exists():  # two runs in one second must not share a state
+        n += 1
+        out = folder / f"{DEFAULT_PREFIX}{stamp}-{n}.safetensors"
+    return out
+
+
+def run_output(config: TrainConfig, project) -> Path:
+    """The model file a run writes: --out, else default_output."""
+    return Path(config.output) if config.output else default_output(project, resume=config.resume)
 
 
 def accelerator(config: TrainConfig):
@@ -192,7 +210,10 @@ def build_optimisation(run: Run) -> None:
 
 def restore(run: Run) -> None:
     """Continue from the state file when asked to resume and one is there."""
-    if not (run.config.resume and run.state_file.is_file()):
+    if not run.config.resume:
+        return
+    if not run.state_file.is_file():
+        run.report(0, 1, f"nothing to resume ({run.state_file} does not exist): starting at epoch 1")
         return
     model = run.model
     st = load_state(run.state_file, [model.stage1.spec.backbone, model.stage2.spec.backbone])
@@ -205,7 +226,7 @@ def restore(run: Run) -> None:
     run.best_state, run.history, run.bad_epochs = st.get("best_state"), list(st.get("history", [])), \
         int(st.get("bad_epochs", 0))
     run.step = run.start_epoch * run.steps_per_epoch
-    run.report(0, 1, f"resuming after epoch {run.start_epoch}")
+    run.report(0, 1, f"resuming {run.state_file}: continuing at epoch {run.start_epoch + 1}")
 
 
 def prepare_distributed(run: Run) -> None:
