@@ -276,7 +276,7 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
                 self.project.set_setting("gui.last_image", self.current_image_id)
             except OPEN_ERRORS as exc:
                 problem = f"Could not save the image shown: {failure_text(exc, self.project.db_path)}"
-                log.warning("hipvision gui: %s", problem)  # the window may be going: the log says it
+                log.warning("%s", problem)  # the window may be going: the log says it
         for stack in list(self.workspace_undo_group.stacks()):
             self.workspace_undo_group.removeStack(stack)
             stack.deleteLater()

@@ -226,7 +226,7 @@ def test_screenshot_with_an_unwritable_database_exits_with_one_line(tmp_path, ph
     assert "Traceback" not in r.stderr and "QThread: Destroyed" not in r.stderr
     assert r.stdout.strip() == f"wrote {shot}" and shot.stat().st_size > 0
     said = [line for line in r.stderr.splitlines() if str(db) in line]
-    assert said == [f"hipvision gui: Could not save the image shown: cannot write {db}: attempt to write a readonly database"]
+    assert said == [f"hipvision gui: warning: Could not save the image shown: cannot write {db}: attempt to write a readonly database"]
     # A folder never imported cannot be: refused with the reason, the engine stopped cleanly.
     fresh = copy_images(phantom_folder, tmp_path / "fresh", 1)
     r = run_gui(tmp_path, fresh, "--screenshot", tmp_path / "fresh.png")
