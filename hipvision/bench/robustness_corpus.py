@@ -73,6 +73,7 @@ class CorpusConfig:
     memory_cases: bool = True  # the 15,811² PNG takes ~10 s to compress; tests leave it out
     bad: tuple[str, ...] | None = None  # a subset of BAD_IMAGES by name (None: all)
     label_kinds: tuple[str, ...] | None = None  # a subset of LABEL_KINDS (None: all)
+    valid_odd: tuple[str, ...] | None = None  # a subset of VALID_ODD (None: all)
 
     def __post_init__(self):
         if not 64 <= self.size <= 1024:
@@ -82,6 +83,9 @@ class CorpusConfig:
         for name in self.bad or ():
             if name not in BAD_IMAGES:
                 raise ValueError(f"bad: unknown odd image {name!r}")
+        for name in self.valid_odd or ():
+            if name not in VALID_ODD:
+                raise ValueError(f"valid_odd: unknown odd valid image {name!r}")
         for kind in self.label_kinds or ():
             if kind not in LABEL_KINDS:
                 raise ValueError(f"label_kinds: unknown kind {kind!r}")
@@ -356,7 +360,8 @@ def build_corpus(root: str | os.PathLike, config: CorpusConfig = CorpusConfig())
     (images / "truth.csv").unlink()
     valid = sorted(p.name for p in images.iterdir())
     source = images / valid[0]
-    for name in VALID_ODD:
+    valid_odd = config.valid_odd if config.valid_odd is not None else VALID_ODD
+    for name in valid_odd:
         _write_valid_odd(images, name, source)
     bad_names = config.bad if config.bad is not None else tuple(BAD_IMAGES)
     if not config.memory_cases:
@@ -373,5 +378,5 @@ def build_corpus(root: str | os.PathLike, config: CorpusConfig = CorpusConfig())
         write_label_kind(folder, kind)
         folders.append((LABEL_KINDS[kind], folder))
     shutil.rmtree(template)
-    return Corpus(root=root, images=images, valid=tuple(valid) + VALID_ODD,
+    return Corpus(root=root, images=images, valid=tuple(valid) + tuple(valid_odd),
                   bad=tuple(BAD_IMAGES[n] for n in bad_names), label_folders=tuple(folders))

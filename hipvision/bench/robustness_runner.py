@@ -210,12 +210,15 @@ def run_corpus(corpus: Corpus, config: RunnerConfig = RunnerConfig(), *, progres
         res.runs.append(run)
         if progress is not None:
             progress(i + 1, len(plan), label)
-    _check(corpus, runs, res, work)
+    res.checks.extend(check_runs(corpus, runs, work))
     return res
 
 
-def _check(corpus: Corpus, runs: dict[str, Run], res: Results, work: Path) -> None:
+def check_runs(corpus: Corpus, runs: dict[str, Run], work: Path) -> list[Check]:
+    """What the runs (by the labels run_corpus gives them) did against what the corpus expects;
+    `work` holds predict's output (work/pred.csv)."""
     valid, bad = list(corpus.valid), corpus.bad
+    res = Results()
 
     def add(what: str, expected: list[str], ok) -> None:
         missing = tuple(n for n in expected if not ok(n))
@@ -268,6 +271,7 @@ def _check(corpus: Corpus, runs: dict[str, Run], res: Results, work: Path) -> No
             m = runs[mkey]
             one(f"measure labels/{kind.kind}: exit {kind.measure_rc}, the file named", kind.kind,
                 m.rc == kind.measure_rc and (m.rc == 0 or "truth.csv" in m.stderr))
+    return res.checks
 
 
 def table(res: Results, limit_mb: float) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 MAX_SIDE = 20_000
 MAX_PIXELS = 150_000_000
 # What a decoder that keeps every channel (tifffile) may allocate for the raw samples.
-MAX_DECODED_BYTES = 1_300_000_000
+MAX_DECODED_BYTES = 1_000_000_000
 
 FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "dicom": "DICOM"}
 

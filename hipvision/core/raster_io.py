@@ -215,14 +215,21 @@ def _tiff_page_info(path: Path, page) -> tuple[int, int, int]:
     return width, height, bits
 
 
-def _check_tiff_data(path: Path, page, file_size: int) -> None:
+def _check_tiff_data(path: Path, page, file_size: int, *, values: bool = True) -> None:
     """Header-level checks a folder import can afford: the pixel data lies inside the file,
     and a float page (rare; NaN and infinity are only visible in the values) is finite."""
     ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts) if n]
     if ends and max(ends) > file_size:
         raise RadiographError(path, f"truncated TIFF: its pixel data runs to byte {max(ends):,}, "
                                     f"the file has {file_size:,}")
-    if int(page.sampleformat) == 3:  # IEEEFP
+    bits = page.bitspersample
+    bits = int(bits[0] if isinstance(bits, tuple) else bits)
+    need = int(page.imagelength) * -(-int(page.imagewidth) * int(page.samplesperpixel) * bits // 8)
+    if int(page.compression) == 1 and sum(page.databytecounts) < need:  # uncompressed: exact
+        raise RadiographError(path, f"truncated or corrupt TIFF: {sum(page.databytecounts):,} bytes of pixel "
+                                    f"data cannot hold the {page.imagewidth} x {page.imagelength} px "
+                                    f"the header claims")
+    if values and int(page.sampleformat) == 3:  # IEEEFP (decoding checks the values itself)
         with np.errstate(invalid="ignore"):
             arr = page.asarray()
             if not (np.isfinite(np.min(arr)) and np.isfinite(np.max(arr))):
@@ -316,6 +323,7 @@ def decode_tiff(path: Path) -> Decoded:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages.first
             width, height, bits = _tiff_page_info(path, page)
+            _check_tiff_data(path, page, path.stat().st_size, values=False)
             n_pages = len(tf.pages)
             photometric = int(page.photometric)
             try:
