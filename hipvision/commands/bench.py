@@ -7,7 +7,7 @@ import pkgutil
 
 from hipvision import bench
 
-_SKIP = {"timing"}  # helper modules, not benchmarks
+_SKIP = {"timing", "robustness_corpus", "robustness_runner"}  # helper modules, not benchmarks
 
 
 def _benchmarks():

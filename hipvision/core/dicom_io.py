@@ -124,10 +124,43 @@ def _int(ds, keyword: str, default: int) -> int:
     return default if value is None else int(value)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_rescale(path: Path, ds) -> None:
+    """A Rescale Slope/Intercept that is not finite, or that maps the stored range beyond
+    float32, makes every pixel NaN or infinite: refused from the header, before decoding."""
+    slope, intercept = _float(ds, "RescaleSlope", 1.0), _float(ds, "RescaleIntercept", 0.0)
+    if slope is None or intercept is None or not (np.isfinite(slope) and np.isfinite(intercept)):
+        raise RadiographError(path, "pixel values are not finite (NaN or infinity; "
+                                    "a float image with NaN, or a DICOM rescale that overflows)")
+    bits = min(max(_int(ds, "BitsStored", _int(ds, "BitsAllocated", 16)), 1), 64)
+    if abs(slope) * 2.0 ** bits + abs(intercept) > _FLOAT32_MAX:
+        raise RadiographError(path, f"pixel values are not finite (NaN or infinity; a DICOM rescale that "
+                                    f"overflows: RescaleSlope {slope:g} on {bits}-bit values)")
+
+
+def _check_pixel_length(path: Path, ds, rows: int, cols: int) -> None:
+    """Uncompressed pixel data cannot be longer than the file: a cut-short file is refused
+    from the header (the import reads only headers)."""
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if uid is None or uid.is_compressed:
+        return
+    frames = max(_int(ds, "NumberOfFrames", 1), 1)
+    bits = _int(ds, "BitsAllocated", 16)
+    need = rows * cols * frames * max(_int(ds, "SamplesPerPixel", 1), 1) * bits // 8
+    size = path.stat().st_size
+    if need > size:
+        raise RadiographError(path, f"truncated DICOM: {rows} x {cols} px x {frames} frame(s) need "
+                                    f"{need:,} bytes of pixel data, the file has {size:,}")
+
+
 def dicom_header(path: Path) -> ImageHeader:
     ds = _read(path, header_only=True)
     rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
     check_dimensions(path, cols, rows)
+    _check_rescale(path, ds)
+    _check_pixel_length(path, ds, rows, cols)
     spacing, _ = _spacing(ds)
     return ImageHeader(
         width=cols, height=rows,

@@ -14,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-# A 4,300 x 4,300 radiograph is 18.5 MP. Beyond these limits a file is far more likely a
-# decompression bomb or a corrupt header than an X-ray, and decoding it would take GBs
-# (250 MP as float32 is 1 GB), so it is refused from the header, before any allocation.
+# A 4,300 x 4,300 radiograph is 18.5 MP; the largest detectors (43 x 43 cm at 50 um) give
+# 74 MP. Beyond these limits a file is far more likely a decompression bomb or a corrupt
+# header than an X-ray, so it is refused from the header, before any allocation. 150 MP keeps
+# the app's worst case (16-bit decode + float32 copy + display pyramid) under ~2 GB; the
+# 250-MP limit before let a 1.9 MB 16-bit RGBA PNG of 15,811^2 px take 3.7 GB in the GUI.
 MAX_SIDE = 20_000
-MAX_PIXELS = 250_000_000
+MAX_PIXELS = 150_000_000
+# What a decoder that keeps every channel (tifffile) may allocate for the raw samples.
+MAX_DECODED_BYTES = 1_000_000_000
 
 FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "dicom": "DICOM"}
 
@@ -71,8 +75,11 @@ class Decoded:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
-def check_dimensions(path, width: int, height: int) -> None:
-    """Refuse absurd sizes from the header alone, before anything is allocated."""
+def check_dimensions(path, width: int, height: int, *, sample_bytes: int = 0) -> None:
+    """Refuse absurd sizes from the header alone, before anything is allocated.
+
+    `sample_bytes`: bytes per pixel of a decoder that holds every channel at once (a 16-bit
+    RGBA TIFF: 8), checked against MAX_DECODED_BYTES."""
     if width <= 0 or height <= 0:
         raise RadiographError(path, f"invalid image size {width} x {height} px in the header")
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
@@ -80,6 +87,13 @@ def check_dimensions(path, width: int, height: int) -> None:
             path,
             f"image size {width} x {height} px exceeds the limit of {MAX_SIDE:,} px per side "
             f"and {MAX_PIXELS // 1_000_000} megapixels (corrupt header or decompression bomb?)",
+        )
+    if width * height * sample_bytes > MAX_DECODED_BYTES:
+        raise RadiographError(
+            path,
+            f"image of {width} x {height} px with {sample_bytes} bytes per pixel needs "
+            f"{width * height * sample_bytes / 1e9:.1f} GB to decode (limit "
+            f"{MAX_DECODED_BYTES / 1e9:.1f} GB); save it as one gray channel",
         )
 
 

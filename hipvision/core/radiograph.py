@@ -166,7 +166,7 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
     fmt = detect_format(path, head)
     try:
         if fmt == "png":
-            return raster_io.png_header(path, head)
+            return raster_io.png_file_header(path, head)
         if fmt == "jpeg":
             return raster_io.jpeg_header(path)
         if fmt == "tiff":

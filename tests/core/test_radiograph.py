@@ -208,12 +208,17 @@ def test_bad_files_raise_radiograph_error_naming_file_and_reason(tmp_path):
                 read_header(path)
 
 
-def test_read_header_needs_no_pixel_data(tmp_path):
+def test_read_header_reads_the_header_and_refuses_a_cut_file_without_decoding(tmp_path, monkeypatch):
+    """The import reads headers only; a file cut short is still named there (it used to be
+    imported as good and fail only when opened)."""
     cv2.imwrite(str(tmp_path / "good.png"), A16)
     data = (tmp_path / "good.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    h = read_header(tmp_path / "cut.png")
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: pytest.fail("read_header decoded pixels"))
+    h = read_header(tmp_path / "good.png")
     assert (h.width, h.height, h.bit_depth, h.format, h.spacing) == (53, 37, 16, "png", None)
+    with pytest.raises(RadiographError, match="cut.png: truncated PNG: the file ends before its IEND chunk"):
+        read_header(tmp_path / "cut.png")
 
 
 @pytest.mark.parametrize("size_limit", [1000, 500], ids=["bomb-warning", "bomb-error"])
