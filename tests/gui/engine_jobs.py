@@ -45,3 +45,10 @@ def deaf(config: StuckJob, *, progress, cancel):
     progress(0, 1, "stuck")
     while True:
         time.sleep(0.05)
+
+
+def heavy_modules_loaded(config, *, progress, cancel):
+    """Which of Qt and torch the child process has imported (it must never load Qt)."""
+    import sys
+
+    return sorted(m for m in ("PySide6", "pyqtgraph", "torch") if m in sys.modules)

@@ -56,6 +56,9 @@ def test_jobs_run_in_a_warm_child_and_report_like_the_thread(qtbot, process_engi
         process_engine.submit("test", engine_jobs.counting, {"steps": 1})
     assert second.args[1]["pid"] == pid  # kept warm: no new child for the next job
     assert len(process_engine.child_starts) == 1
+    with qtbot.waitSignal(process_engine.finished, timeout=30_000) as third:
+        process_engine.submit("test", engine_jobs.heavy_modules_loaded, None)
+    assert third.args[1] == []  # no Qt in the child, and no torch until a job needs it
 
 
 def test_cancel_kills_a_job_that_ignores_it_and_removes_what_it_left(qtbot, process_engine, project_dir):
