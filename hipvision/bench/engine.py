@@ -85,8 +85,10 @@ def _round_trips(engine, loop, ended: dict, config) -> tuple[list[float], list[f
     """Seconds of a click-to-place through the engine (submit to `finished` in the GUI thread) and
     of the same call in this process, alternated: on a shared machine the load drifts, and
     alternating gives both the same share of it."""
+    from hipvision.ml.device import set_cpu_threads
     from hipvision.ml.place_job import place_hips
 
+    set_cpu_threads(None)  # the threads the child uses (cores - 1, or OMP_NUM_THREADS): a like-for-like call
     through, here = [], []
     for i in range(ROUND_TRIPS + 1):  # the first loads the (new) active model on each side
         ended.clear()

@@ -50,7 +50,6 @@ BACKENDS = ("process", "thread")
 ENV_BACKEND = "HIPVISION_ENGINE"
 CANCEL_GRACE_S = 2.0  # a cancelled job gets this long to stop by itself before its process is killed
 START_TIMEOUT_S = 120.0  # a child that has not said "ready" by then is not going to
-INTERACTIVE_KINDS = ("predict", "place", "models")  # a person waits on these: they may use every core
 
 
 @dataclass
@@ -161,12 +160,13 @@ def _end_children() -> None:
         child.kill()
 
 
-def _threads_for(kind: str) -> int | None:
-    """CPU threads for a job in the child: training leaves the GUI a core; None keeps OMP_NUM_THREADS."""
+def _child_threads() -> int | None:
+    """torch threads in the child: all cores but one, so the GUI always has one (None: the user's
+    OMP_NUM_THREADS decides). Predictions too: on a loaded 2-core machine a click-to-place took
+    1.3 s on two threads and 0.27 s on one (bench engine), as OpenMP threads wait on each other."""
     if os.environ.get("OMP_NUM_THREADS", "").strip():
         return None
-    cores = os.cpu_count() or 2
-    return cores if kind in INTERACTIVE_KINDS else max(1, cores - 1)
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class _Worker(_JobSignals):
@@ -265,7 +265,7 @@ class _Worker(_JobSignals):
             before = snapshot(project_dir) if project_dir else None
             child = self._ensure_child()
             child.cancel_event.clear()
-            child.conn.send(("run", job.id, ref, job.config, tuple(job.hooks), _threads_for(job.kind)))
+            child.conn.send(("run", job.id, ref, job.config, tuple(job.hooks), _child_threads()))
         except Exception as exc:  # noqa: BLE001 - a child that cannot start is the job's failure
             self._bury(None)
             self._fail(job, friendly_error(exc), traceback.format_exc(), True)

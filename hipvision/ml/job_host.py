@@ -69,8 +69,8 @@ def load_spilled(item):
 
 
 def _set_threads(threads: int | None) -> None:
-    # Training leaves the GUI a core; an interactive prediction may use them all. torch reads
-    # OMP_NUM_THREADS when it is first imported; once imported, it is told directly.
+    # The engine leaves the GUI a core. torch reads OMP_NUM_THREADS when it is first imported
+    # (and set_cpu_threads reads it later); once imported, torch is told directly.
     if threads is None:
         return
     os.environ["OMP_NUM_THREADS"] = str(threads)
