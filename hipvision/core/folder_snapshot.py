@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hipvision.core.locations import DB_NAME, resolve_data_dir
+from hipvision.core.locations import locate_project
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,12 @@ def _walk(data_dir: Path) -> set[Path]:
 
 
 def snapshot(project_dir: str | os.PathLike) -> FolderSnapshot | None:
-    """The project's watched files now; None when `project_dir` has no project."""
-    root = Path(project_dir).expanduser().resolve()
-    data_dir = resolve_data_dir(root)[0]
-    if not (data_dir / DB_NAME).is_file():
+    """The project's watched files now; None when `project_dir` has no project, or one opened
+    read-only (no job writes there)."""
+    where = locate_project(project_dir)
+    if not where.exists or where.read_only:
         return None
-    return FolderSnapshot(root, data_dir, frozenset(_walk(data_dir)))
+    return FolderSnapshot(where.root, where.data_dir, frozenset(_walk(where.data_dir)))
 
 
 def _registered(before: FolderSnapshot) -> set[Path]:

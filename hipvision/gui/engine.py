@@ -188,10 +188,14 @@ class _Worker(_JobSignals):
             from hipvision.ml.job_host import job_ref
 
             ref = job_ref(job.fn)
-        if ref is None:
-            self._run_here(job)
-        else:
-            self._run_in_child(job, ref)
+        try:
+            if ref is None:
+                self._run_here(job)
+            else:
+                self._run_in_child(job, ref)
+        except Exception as exc:  # noqa: BLE001 - a bug in the pump must still end the job, not hang it
+            self._bury(None)
+            self._fail(job, f"the engine failed: {friendly_error(exc)}", traceback.format_exc(), False)
 
     # ------------------------------------------------------------ thread backend
 
