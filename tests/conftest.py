@@ -9,3 +9,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 # Never reach for a model hub in tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HIPVISION_OFFLINE", "1")
+# The GUI tests run engine jobs in the engine's thread (fast, and their local job functions
+# cannot travel to a process); tests/gui/test_engine_process.py drives the app's real backend,
+# the child process, on purpose.
+os.environ.setdefault("HIPVISION_ENGINE", "thread")

@@ -1,7 +1,8 @@
 """Qt-free pieces of long-running work: the cancel token and progress with an ETA.
 
 Every long function in hipvision/ml has the signature `fn(config, *, progress, cancel)`;
-these are the objects the CLI, the tests and the GUI engine pass in.
+these are the objects the CLI, the tests and the GUI engine pass in (the engine's child process
+too: there the token reads a multiprocessing event the GUI's engine sets).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """Thread-safe flag, checked by the work every batch / denoising step."""
+    """Thread-safe flag, checked by the work every batch / denoising step.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    `event` may be any object with set()/is_set() — a multiprocessing.Event, so that a job
+    running in the engine's child process sees the GUI's Cancel with its existing checks."""
+
+    def __init__(self, event=None) -> None:
+        self._event = event if event is not None else threading.Event()
 
     def set(self) -> None:
         self._event.set()
@@ -36,6 +40,20 @@ def check_cancel(cancel) -> None:
     """Raise Cancelled if `cancel` (any object with is_set(), or None) is set."""
     if cancel is not None and cancel.is_set():
         raise Cancelled()
+
+
+# Failures a job reports on purpose (bad input, a missing file or setting): the message is for the
+# user; a traceback is kept for everything else, which is a bug.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+def friendly_error(exc: BaseException) -> str:
+    """One readable line for the user; the traceback goes to the log."""
+    text = str(exc) or type(exc).__name__
+    if "out of memory" in text.lower() and ("cuda" in text.lower() or type(exc).__name__ == "OutOfMemoryError"):
+        return ("The GPU ran out of memory. Try a smaller batch size or input size, "
+                "or choose the CPU in Preferences → Device.")
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, RuntimeError, OSError)) else text
 
 
 @dataclass

@@ -2,8 +2,8 @@
 retrain, the jobs and models panels, and a clean shutdown on close.
 
 The window knows nothing of ML; this module translates its signals into engine jobs and the
-engine's results back into `on_annotation_changed` calls. The ML functions are imported in
-the engine thread when a job first runs (hipvision.ml.app_jobs imports torch lazily too).
+engine's results back into `on_annotation_changed` calls. The ML functions run in the engine's
+child process (see engine.py); the GUI process imports only their torch-free modules.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _app_jobs():
 
 def list_default_model(project_dir: str, *, progress=None, cancel=None) -> None:
     """Engine job: record the bundled model in the project, so the Models panel lists it from
-    the start (reading its sidecar loads torch: not on the GUI thread)."""
+    the start. It lives in gui/, so it runs in the engine's thread, not its child: it is
+    torch-free (the sidecar only), just not for the GUI thread, which must not wait on disk."""
     from hipvision.core.store import Project
 
     with Project.open(project_dir, create=False) as project:
