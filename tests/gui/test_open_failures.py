@@ -188,7 +188,8 @@ def test_close_with_an_unwritable_database_still_closes(qtbot, project_dir, monk
     win.close()  # pytest-qt fails the test if closeEvent raises
     assert not win.isVisible() and win.project is None
     db = project_dir / ".hipvision" / "project.sqlite"
-    assert win.close_problem == f"Could not save the image shown: cannot write {db}: attempt to write a readonly database"
+    unwritable = f"cannot write {db}: attempt to write a readonly database"
+    assert win.close_problem == f"Could not save the image shown: {unwritable}"
 
 
 # A `hipvision gui` process whose project databases refuse every write (see read_only_database).
@@ -226,7 +227,8 @@ def test_screenshot_with_an_unwritable_database_exits_with_one_line(tmp_path, ph
     assert "Traceback" not in r.stderr and "QThread: Destroyed" not in r.stderr
     assert r.stdout.strip() == f"wrote {shot}" and shot.stat().st_size > 0
     said = [line for line in r.stderr.splitlines() if str(db) in line]
-    assert said == [f"hipvision gui: warning: Could not save the image shown: cannot write {db}: attempt to write a readonly database"]
+    unwritable = f"cannot write {db}: attempt to write a readonly database"
+    assert said == [f"hipvision gui: warning: Could not save the image shown: {unwritable}"]
     # A folder never imported cannot be: refused with the reason, the engine stopped cleanly.
     fresh = copy_images(phantom_folder, tmp_path / "fresh", 1)
     r = run_gui(tmp_path, fresh, "--screenshot", tmp_path / "fresh.png")
