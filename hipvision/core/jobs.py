@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from hipvision.core.records import StoreError
+
 
 class Cancelled(Exception):
     """Raised inside long work when its cancel token is set; nothing half-written remains."""
@@ -44,7 +46,9 @@ def check_cancel(cancel) -> None:
 
 # Failures a job reports on purpose (bad input, a missing file or setting): the message is for the
 # user; a traceback is kept for everything else, which is a bug.
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+# A project that cannot be written (read-only, full disk) is the user's environment too: the
+# store's StoreError names the database and why.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, StoreError)
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -53,7 +57,8 @@ def friendly_error(exc: BaseException) -> str:
     if "out of memory" in text.lower() and ("cuda" in text.lower() or type(exc).__name__ == "OutOfMemoryError"):
         return ("The GPU ran out of memory. Try a smaller batch size or input size, "
                 "or choose the CPU in Preferences → Device.")
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, RuntimeError, OSError)) else text
+    plain = (ValueError, RuntimeError, OSError, StoreError)  # their text is written for the user
+    return text if isinstance(exc, plain) else f"{type(exc).__name__}: {text}"
 
 
 @dataclass

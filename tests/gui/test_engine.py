@@ -92,3 +92,15 @@ def test_shutdown_cancels_running_job(qtbot):
 def test_friendly_error_plain_message():
     assert friendly_error(ValueError("bad batch size 0")) == "bad batch size 0"
     assert friendly_error(KeyError("x")).startswith("KeyError")
+    from hipvision.core.records import StoreError
+
+    assert friendly_error(StoreError("cannot write /p/project.sqlite: disk full")) == \
+        "cannot write /p/project.sqlite: disk full"
+
+
+def test_a_project_that_cannot_be_written_is_an_expected_failure():
+    """A read-only or full project database is the user's environment, not a bug: no traceback logged."""
+    from hipvision.core.jobs import EXPECTED_ERRORS
+    from hipvision.core.store import ProjectWriteError
+
+    assert isinstance(ProjectWriteError("cannot write x"), EXPECTED_ERRORS)
