@@ -39,6 +39,9 @@ class BadImage:
     name: str  # the file name as printed (non-UTF-8 bytes as \\xff)
     named_by: frozenset[str] = ALL_COMMANDS
     memory_case: bool = False  # one of the two memory files
+    # Never taken into a project whatever it holds (a name that is not UTF-8, a symlink out):
+    # `gui FILE` opens the folder, says why in the banner and on stderr, and exits 2.
+    refused: bool = False
 
     def __post_init__(self):
         if not self.name or "/" in self.name:
@@ -233,8 +236,8 @@ BAD_IMAGES: dict[str, BadImage] = {b.name: b for b in (
     BadImage("lying_8000.jpg"), BadImage("lying_8000.png"),
     BadImage("strip_1x100000.png"),
     BadImage("folder.png", named_by=frozenset({"info"})),  # a folder walk looks inside it
-    BadImage("link_out.png", named_by=frozenset({"import"})),  # predict may follow it
-    BadImage("bad\\xff.png", named_by=FOLDER_COMMANDS),  # info/gui get a name that is fine as given
+    BadImage("link_out.png", named_by=frozenset({"import"}), refused=True),  # predict may follow it
+    BadImage("bad\\xff.png", named_by=FOLDER_COMMANDS, refused=True),  # info gets a name fine as given
 )}
 
 # Odd but valid: every command must take these in like the phantoms.

@@ -250,9 +250,15 @@ def check_runs(corpus: Corpus, runs: dict[str, Run], work: Path) -> list[Check]:
         add("info: valid images described (exit 0)", valid, lambda n: n in info_runs and info_runs[n].rc == 0)
         add("info: bad images named with a reason (exit 2)", [b.name for b in bad if "info" in b.named_by],
             lambda n: n in info_runs and info_runs[n].rc == 2 and _named(info_runs[n].stderr.splitlines(), n))
-    gui_runs = [run for label, run in runs.items() if label.startswith("gui ")]
+    refused = {f"gui {b.name}" for b in bad if b.refused}
+    gui_runs = [label for label in runs if label.startswith("gui ")]
     if gui_runs:
-        add("gui: windows opened and saved (exit 0)", [r.label for r in gui_runs], lambda n: runs[n].rc == 0)
+        add("gui: windows opened and saved (exit 0)", [n for n in gui_runs if n not in refused],
+            lambda n: runs[n].rc == 0)
+        add("gui: a refused file's folder opened and saved, the file named with why (exit 2)",
+            [n for n in gui_runs if n in refused],
+            lambda n: runs[n].rc == 2 and "wrote " in runs[n].stdout
+            and _named(runs[n].stderr.splitlines(), n[len("gui "):]))
     for kind, folder in corpus.label_folders:
         key = f"import labels/{kind.kind}"
         if key not in runs:

@@ -101,17 +101,26 @@ def unfinished_import(project: Project) -> dict | None:
     return pending if isinstance(pending, dict) else None
 
 
-def _import_one(project: Project, folder: Path, path: Path, mapping: SideMapping | None,
-                report: ImportReport) -> None:
-    from hipvision.core.radiograph import RadiographError, read_header, sha256_file
-
+def refusal(folder: Path, path: Path) -> str | None:
+    """Why `path` is never taken into the project of `folder`, whatever its content, or None."""
     try:
         os.fsdecode(path).encode("utf-8")
     except UnicodeEncodeError:
         # The project stores paths as UTF-8 text; such a name cannot be stored or shown as is.
-        raise _Skipped("the file name is not valid UTF-8; rename the file") from None
-    if not path.resolve().is_relative_to(folder):
-        raise _Skipped(f"a symlink to {path.resolve()}, outside the imported folder; not followed")
+        return "the file name is not valid UTF-8; rename the file"
+    target = Path(path).resolve()
+    if not target.is_relative_to(Path(folder).resolve()):
+        return f"a symlink to {target}, outside the imported folder; not followed"
+    return None
+
+
+def _import_one(project: Project, folder: Path, path: Path, mapping: SideMapping | None,
+                report: ImportReport) -> None:
+    from hipvision.core.radiograph import RadiographError, read_header, sha256_file
+
+    why = refusal(folder, path)
+    if why is not None:
+        raise _Skipped(why)
     try:
         rel = project.rel_path(path)
         existing = project.image_by_path(rel)

@@ -90,6 +90,20 @@ def select_image(win, name: str) -> bool:
     return False
 
 
+def missing_image_text(win, name: str) -> str:
+    """Why the image asked for is not in the open project: a file the import refuses (a name
+    that is not UTF-8, a symlink out of the folder) says so; anything else is not there."""
+    from hipvision.core.importer import refusal
+    from hipvision.gui.open_messages import printable_path
+
+    shown = printable_path(name)
+    if win.project is not None and os.path.lexists(win.project.root / name):
+        why = refusal(win.project.root, win.project.root / name)
+        if why is not None:
+            return f"{shown}: not in the project: {why}"
+    return f"no image named {shown!r} in the project"
+
+
 def run(folder: str | Path | None = None, *, screenshot: str | Path | None = None, image: str | None = None,
         size: tuple[int, int] = (1440, 900), view: str = "fit") -> int:
     """Open the window (and `folder`); with `screenshot`, save the window as PNG once it is
@@ -120,10 +134,11 @@ def _show(app, win, folder, *, screenshot, image, size, view) -> int:
         print(f"hipvision gui: {win.banner_message}", file=sys.stderr)
         if screenshot:
             return 2
+    missing = None
     if image is not None and not select_image(win, image):
-        print(f"hipvision gui: no image named {image!r} in the project", file=sys.stderr)
-        if screenshot:
-            return 2
+        missing = missing_image_text(win, image)
+        print(f"hipvision gui: {missing}", file=sys.stderr)
+        win.show_banner(missing)  # the folder is open: the vet sees why that file is not in it
     if view == "hips":
         win.zoom_hips()
     if screenshot:
@@ -145,7 +160,7 @@ def _show(app, win, folder, *, screenshot, image, size, view) -> int:
                 win.close()
             finally:
                 loop.quit()  # whatever closing did: a scripted screenshot never hangs
-        if win.close_problem:  # already logged by the window: only the exit status says it
+        if win.close_problem or missing:  # already said: only the exit status repeats it
             result["rc"] = 2
 
     # A local loop, not app.exec()/app.quit(): quitting the application would leave it

@@ -237,3 +237,27 @@ def test_screenshot_with_an_unwritable_database_exits_with_one_line(tmp_path, ph
     assert (f"hipvision gui: Cannot open {fresh}: {fresh / '.hipvision' / 'project.sqlite'}: "
             "cannot open project database: attempt to write a readonly database") in r.stderr.splitlines()
     assert not (tmp_path / "fresh.png").exists()
+
+
+def test_gui_on_a_file_the_import_refuses_opens_its_folder_and_says_why(tmp_path, phantom_folder):
+    """`hipvision gui FILE` ('Open with HipVision') on a symlink out of its folder: the folder
+    opens and is saved, the file is named with the reason, exit 2 — never an abort."""
+    from hipvision.ml.app_jobs import ensure_default_model
+
+    folder = copy_images(phantom_folder, tmp_path / "f", 1)
+    outside = tmp_path / "outside.png"
+    shutil.copy2(next(folder.glob("*.png")), outside)
+    (folder / "link_out.png").symlink_to(outside)
+    with Project.open(folder) as p:
+        ensure_default_model(p)
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO),
+               HIPVISION_CONFIG_DIR=str(tmp_path / "config"), HIPVISION_DATA_DIR=str(tmp_path / "userdata"))
+    r = subprocess.run([sys.executable, "-m", "hipvision", "gui", str(folder / "link_out.png"), "--screenshot",
+                        str(shot), "--size", "640x480"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "QThread: Destroyed" not in r.stderr
+    assert r.stdout.strip() == f"wrote {shot}" and shot.stat().st_size > 0
+    assert (f"hipvision gui: link_out.png: not in the project: a symlink to {outside.resolve()}, outside the "
+            "imported folder; not followed") in r.stderr.splitlines()
