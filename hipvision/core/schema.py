@@ -76,6 +76,21 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ],
+    # 2: what was sent to a PACS (hipvision.pacs.sent), so a re-send after an edit names its
+    # predecessor instead of silently replacing it. No credentials: `server` is the address only.
+    [
+        """CREATE TABLE sent_reports (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            sop_class_uid TEXT NOT NULL,          -- an SR or a Secondary Capture
+            sop_uid TEXT NOT NULL,
+            series_uid TEXT NOT NULL,
+            study_uid TEXT NOT NULL,
+            server TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX sent_reports_image ON sent_reports(image_id, id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

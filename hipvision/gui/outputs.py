@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
 from hipvision.annotation.overlay_geometry import build_overlay
@@ -22,17 +23,26 @@ from hipvision.gui.render import render_annotated
 from hipvision.gui.report_pdf import write_report
 
 
-def render_image_file(project: Project, image_id: int, out: str | Path, *, radiograph: Radiograph | None = None,
-                      window: tuple[float, float] | None = None, invert: bool = False, max_side: int | None = None,
-                      thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> Path:
-    """The image with its stored landmarks drawn, as PNG/JPEG/TIFF (by suffix), written atomically."""
+def annotated_image(project: Project, image_id: int, *, radiograph: Radiograph | None = None,
+                    window: tuple[float, float] | None = None, invert: bool = False, max_side: int | None = None,
+                    thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> QImage:
+    """The image with its stored landmarks drawn: what `render_image_file` saves and the
+    Secondary Capture (gui.secondary_capture) sends."""
     state = load_state(project, image_id)
     rec = state.image
     if rec.error:
         raise ValueError(f"{rec.path}: cannot render an unreadable image ({rec.error})")
     rad = radiograph if radiograph is not None else load_radiograph(rec.abs_path)
     overlay = None if state.landmarks is None else build_overlay(state.landmarks, rec.mapping, state.kind, thresholds)
-    image = render_annotated(rad, overlay, window=window, invert=invert, max_side=max_side)
+    return render_annotated(rad, overlay, window=window, invert=invert, max_side=max_side)
+
+
+def render_image_file(project: Project, image_id: int, out: str | Path, *, radiograph: Radiograph | None = None,
+                      window: tuple[float, float] | None = None, invert: bool = False, max_side: int | None = None,
+                      thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> Path:
+    """The image with its stored landmarks drawn, as PNG/JPEG/TIFF (by suffix), written atomically."""
+    image = annotated_image(project, image_id, radiograph=radiograph, window=window, invert=invert,
+                            max_side=max_side, thresholds=thresholds)
     out = Path(out)
     fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(out.suffix.lower())
     if fmt is None:

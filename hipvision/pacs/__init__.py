@@ -1,0 +1,1 @@
+"""Working with the clinic's PACS: structured reports and what was sent (Qt-free)."""
