@@ -94,6 +94,10 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The oldest version this code reads as it is, without migrating: what a read-only folder's
+# project needs (it cannot be upgraded). Version 2 only added `sent_reports`, which its
+# readers take as empty when it is missing.
+READABLE_FROM = 1
 
 
 class SchemaError(RuntimeError):

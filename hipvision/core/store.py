@@ -35,7 +35,7 @@ from hipvision.core.records import (
     SyntheticRecord,
     now_iso,
 )
-from hipvision.core.schema import SCHEMA_VERSION, migrate
+from hipvision.core.schema import READABLE_FROM, SCHEMA_VERSION, migrate
 
 DATA_PREFIX = "@data/"  # image paths stored relative to the data dir (synthetic images)
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -133,10 +133,11 @@ class Project(ProjectModels):
             conn = project._conn()
             if location.read_only:
                 found = conn.execute("PRAGMA user_version").fetchone()[0]
-                if found < SCHEMA_VERSION:  # upgrading writes, which this folder does not allow
+                if found < READABLE_FROM:  # upgrading writes, which this folder does not allow
                     raise StoreError(f"{project.db_path}: this project was made by an older HipVision and must "
                                      f"be upgraded, but {root} is read-only (make it writable once, then reopen)")
-            migrate(conn, str(project.db_path))
+            if not location.read_only or conn.execute("PRAGMA user_version").fetchone()[0] > SCHEMA_VERSION:
+                migrate(conn, str(project.db_path))  # (a newer project is refused by migrate, read-only or not)
         except sqlite3.DatabaseError as exc:
             project.close()
             raise StoreError(f"{project.db_path}: cannot open project database: {exc}") from None

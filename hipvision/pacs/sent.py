@@ -7,6 +7,7 @@ is kept as an address only; user names, passwords and tokens never reach the pro
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,9 +72,14 @@ def record_sent(project: Project, image_id: int, dataset, server_text: str) -> S
 
 
 def sent_history(project: Project, image_id: int) -> list[SentReport]:
-    rows = project._conn().execute(
-        "SELECT image_id, sop_class_uid, sop_uid, series_uid, study_uid, server, sent_at FROM sent_reports "
-        "WHERE image_id=? ORDER BY id", (image_id,)).fetchall()
+    try:
+        rows = project._conn().execute(
+            "SELECT image_id, sop_class_uid, sop_uid, series_uid, study_uid, server, sent_at FROM sent_reports "
+            "WHERE image_id=? ORDER BY id", (image_id,)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []  # a read-only project from before schema version 2: nothing was ever sent from it
     return [SentReport(**dict(r)) for r in rows]
 
 

@@ -77,3 +77,25 @@ def test_a_version_1_project_gains_the_table_and_keeps_its_images(tmp_path):
         assert rec.path == "old.png"
         record_sent(p, rec.id, sent_dataset(), "ORTHANC@pacs:4242")
         assert last_sent(p, rec.id) is not None
+
+
+def test_a_version_1_project_in_a_folder_that_became_read_only_still_opens(tmp_path, monkeypatch):
+    """A read-only folder's project cannot be upgraded: version 1 is read as it is (no sent_reports
+    table: nothing was sent from it), not refused."""
+    from hipvision.core import locations
+
+    data = tmp_path / ".hipvision"
+    data.mkdir()
+    conn = sqlite3.connect(data / "project.sqlite")
+    for stmt in MIGRATIONS[0]:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO images(path, split, added_at) VALUES ('old.png', 'train', '2024-01-01')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(locations, "_folder_writable", lambda path: False)  # tests run as root
+    with Project.open(tmp_path) as p:
+        assert p.read_only
+        assert p._conn().execute("PRAGMA user_version").fetchone()[0] == 1  # untouched
+        (rec,) = p.images()
+        assert sent_history(p, rec.id) == [] and last_sent(p, rec.id) is None
