@@ -242,3 +242,16 @@ def secret(monkeypatch):
     """The registered user's password, as a headless run gives it (never in a file or the database)."""
     monkeypatch.setenv("HIPVISION_PACS_SECRET", PASSWORD)
     return PASSWORD
+
+
+def server_of(orthanc: Orthanc, protocol: str):
+    """The test PACS as a user configures it: the DICOMweb URL with the user name, or AET@host:port."""
+    from hipvision.pacs import parse_server
+
+    if protocol == "dicomweb":
+        return parse_server(orthanc.dicomweb, username=USER)
+    return parse_server(orthanc.dimse)
+
+
+def cli_server(orthanc: Orthanc, protocol: str) -> list[str]:
+    return ["--server", orthanc.dicomweb, "--user", USER] if protocol == "dicomweb" else ["--server", orthanc.dimse]

@@ -1,17 +1,13 @@
 """`query_studies` and `hipvision pacs query` against a real Orthanc, over DICOMweb and DIMSE."""
 
 
+import json
+
 import pytest
 
-from hipvision.pacs import parse_server
+from hipvision.cli import main
 from hipvision.pacs.query import StudyQuery, query_studies
-from tests.pacs.conftest import STUDY_BELLA_CR, STUDY_REX_DX, STUDY_REX_MR, USER
-
-
-def server_of(orthanc, protocol):
-    if protocol == "dicomweb":
-        return parse_server(orthanc.dicomweb, username=USER)
-    return parse_server(orthanc.dimse)
+from tests.pacs.conftest import STUDY_BELLA_CR, STUDY_REX_DX, STUDY_REX_MR, cli_server, server_of
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
@@ -32,3 +28,23 @@ def test_query_filters(orthanc, secret, protocol):
                                                                   modalities=("MR",)))] == [STUDY_REX_MR]
     assert [r.study_uid for r in query_studies(server, StudyQuery(accession="ACC3"))] == [STUDY_BELLA_CR]
     assert query_studies(server, StudyQuery(date_to="20231231")) == []
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_query_command_table_and_json(orthanc, secret, protocol, capsys):
+    assert main(["pacs", "query", *cli_server(orthanc, protocol), "--patient-id", "P1", "--modality", "DX,MR"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["DATE", "PATIENT", "ID"]
+    assert [line.split()[-1] for line in lines[1:]] == [STUDY_REX_MR, STUDY_REX_DX]
+    assert lines[2].startswith("2024-01-05  Rex Dog")
+
+    assert main(["pacs", "query", *cli_server(orthanc, protocol), "--from", "20240301", "--json"]) == 0
+    (study,) = json.loads(capsys.readouterr().out)
+    assert study["study_uid"] == STUDY_BELLA_CR and study["patient_name"] == "Bella^Cat"
+    assert study["modalities"] == ["CR"] and study["instance_count"] == 1
+
+
+def test_query_command_names_the_bad_flag(capsys):
+    assert main(["pacs", "query", "--server", "PACS@127.0.0.1:104", "--from", "2024-01-01"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "hipvision pacs: error: --from: expected a date YYYYMMDD, got '2024-01-01'")

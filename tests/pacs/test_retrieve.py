@@ -5,10 +5,11 @@ import numpy as np
 import pydicom
 import pytest
 
+from hipvision.cli import main
 from hipvision.core.jobs import Cancelled, CancelToken
+from hipvision.core.store import Project
 from hipvision.pacs.retrieve import RetrieveConfig, retrieve_study
-from tests.pacs.conftest import STUDY_REX_DX, pixels
-from tests.pacs.test_query import server_of
+from tests.pacs.conftest import STUDY_REX_DX, cli_server, pixels, server_of
 
 PROTOCOLS = ["dicomweb", "dimse"]
 
@@ -51,3 +52,18 @@ def test_cancel_mid_retrieve_leaves_only_complete_files(orthanc, secret, protoco
     for path in files:  # only whole DICOM files: no temporary name, every pixel there
         assert path.suffix == ".dcm"
         np.testing.assert_array_equal(pydicom.dcmread(path).pixel_array, expected[path.stem])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_retrieve_command_fills_and_imports_the_project(orthanc, secret, protocol, tmp_path, capsys):
+    into = tmp_path / "Rex 2024-01-05"
+    assert main(["pacs", "retrieve", *cli_server(orthanc, protocol), "--study", STUDY_REX_DX,
+                 "--into", str(into), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    (sr_uid,) = orthanc.uploaded["sr"]
+    assert f"skipped: {sr_uid}: Basic Text SR Storage: no pixel data" in out
+    assert "3 image(s) saved, 1 non-image object(s) skipped" in out
+    with Project.open(into) as project:  # ready to open: every image registered and readable
+        records = project.images()
+        assert sorted(r.path for r in records) == sorted(f"{uid}.dcm" for uid in orthanc.uploaded[STUDY_REX_DX])
+        assert all(not r.error for r in records)
