@@ -114,8 +114,7 @@ def retrieve_study(config: RetrieveConfig, *, progress=None, cancel=None,
 
     `progress(done, total, message)` counts objects; `on_file(path)` is called for each image as
     soon as it is on disk, so a viewer can open it while the rest arrives."""
-    config.into.mkdir(parents=True, exist_ok=True)
-    sink = _Sink(config.into)
+    sink = _Sink(config.into)  # the folder is made by the first file written: a failed retrieve leaves no trace
     if config.server.kind == "dicomweb":
         _wado(config, sink, progress, cancel, on_file)
     else:

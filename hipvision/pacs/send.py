@@ -26,8 +26,9 @@ class SendResult:
 
 
 def _prepared(ds):
-    """`ds` with a file meta group (STOW-RS sends a Part 10 file; C-STORE needs its transfer syntax).
-    A dataset without one is sent as Explicit VR Little Endian, leaving the caller's object alone."""
+    """`ds` as a whole Part 10 object: preamble and file meta group (STOW-RS carries files, and a
+    server may keep the bytes as sent; C-STORE needs the transfer syntax). What is missing is added
+    on a copy, the transfer syntax being Explicit VR Little Endian; the caller's object is left alone."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
 
@@ -35,13 +36,15 @@ def _prepared(ds):
         if not str(ds.get(keyword, "")).strip():
             raise ValueError(f"send_datasets: a dataset has no {keyword}")
     meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("TransferSyntaxUID"):
+    if meta is not None and meta.get("TransferSyntaxUID") and getattr(ds, "preamble", None):
         return ds
     out = ds.copy()
-    out.file_meta = FileMetaDataset()
+    out.preamble = b"\x00" * 128
+    out.file_meta = FileMetaDataset(meta) if meta is not None else FileMetaDataset()
     out.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     out.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if not out.file_meta.get("TransferSyntaxUID"):
+        out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return out
 
 
