@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -181,6 +182,7 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
         ext_neg.append(identity)
     tls_args = (ssl.create_default_context(), server.host) if server.tls else None
     with _quiet_pynetdicom():
+        started = time.monotonic()
         try:
             assoc = ae.associate(server.host, server.port, ae_title=server.called_ae, ext_neg=ext_neg or None,
                                  evt_handlers=evt_handlers or None, tls_args=tls_args)
@@ -189,6 +191,11 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
         if assoc.is_rejected:
             raise PacsError(_rejection(server, assoc))
         if not assoc.is_established:
+            answered = getattr(assoc.acceptor, "primitive", None) is not None
+            if not answered and time.monotonic() - started >= 0.9 * server.timeout_s:
+                # pynetdicom aborts by itself when the ACSE timeout passes without an answer
+                raise PacsError(f"{server.label}: no answer to the association request within "
+                                f"{server.timeout_s:g} s")
             if assoc.is_aborted:
                 raise PacsError(f"{server.label} aborted the association (it accepts none of the requested "
                                 "services, or refused our credentials)")

@@ -170,9 +170,10 @@ _OTHER_CLASSES = (
 
 def _get_contexts():
     from pynetdicom import ALL_TRANSFER_SYNTAXES, DEFAULT_TRANSFER_SYNTAXES, build_context, build_role, sop_class
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
-    contexts, roles = [build_context(GET)], []
+    contexts, roles = [build_context(GET), build_context(FIND)], []
     for names, syntaxes in ((_IMAGE_CLASSES, ALL_TRANSFER_SYNTAXES), (_OTHER_CLASSES, DEFAULT_TRANSFER_SYNTAXES)):
         for name in names:
             uid = getattr(sop_class, name)
@@ -211,6 +212,9 @@ def _cget(config: RetrieveConfig, sink: _Sink, progress, cancel, on_file) -> Non
     done = total = 0
     final = None
     with association(server, contexts, roles=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
+        # Ask first whether the study is there: a C-GET of an unknown study fails with a bare 0xC000.
+        if not _study_exists(server, assoc, config.study_uid):
+            raise PacsError(f"{server.label}: study {config.study_uid} not found")
         for status, _ in assoc.send_c_get(identifier, GET):
             code = check_status(server, status, "retrieve")
             sink.drain(lambda path: on_file(path) if on_file else None)
@@ -244,3 +248,20 @@ def _cget(config: RetrieveConfig, sink: _Sink, progress, cancel, on_file) -> Non
                         f"({len(sink.saved)} saved)")
     if progress is not None:
         progress(received, received, f"{len(sink.saved)} image(s)")
+
+
+def _study_exists(server: PacsServer, assoc, study_uid: str) -> bool:
+    from pydicom import Dataset
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = study_uid
+    found = False
+    for status, _ in assoc.send_c_find(identifier, FIND):
+        code = check_status(server, status, "retrieve")
+        if code in (0xFF00, 0xFF01):
+            found = True
+        elif code != 0x0000:
+            raise PacsError(f"{server.label}: retrieve failed (C-FIND status 0x{code:04X})")
+    return found
