@@ -88,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     from hipvision.core.interchange import InterchangeError
     from hipvision.core.radiograph import RadiographError
     from hipvision.core.store import StoreError
+    from hipvision.pacs.server import PacsError
 
     try:
         with warning_lines(args.command):
             rc = args.func(args)
-    except (CommandError, RadiographError, StoreError, InterchangeError, FileNotFoundError, ValueError) as exc:
+    except (CommandError, RadiographError, StoreError, InterchangeError, PacsError, FileNotFoundError,
+            ValueError) as exc:
         print(f"hipvision {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except OSError as exc:

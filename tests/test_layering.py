@@ -35,7 +35,7 @@ def offenders(folder: str, banned: tuple[str, ...], allow: tuple[str, ...] = ())
     return bad
 
 
-# Every Qt-free package: the editing model and the phantoms sit beside core, below gui and ml.
+# Every Qt-free package: the editing model, the phantoms and the PACS client sit beside core, below gui and ml.
 QT_FREE_BELOW_ML = ("core", "annotation", "phantom", "pacs")
 
 
@@ -64,13 +64,26 @@ def test_gui_reaches_ml_only_through_engine():
 
 
 @pytest.mark.parametrize("module", ["hipvision", "hipvision.core", "hipvision.core.store",
-                                    "hipvision.core.radiograph", "hipvision.phantom", "hipvision.cli"])
+                                    "hipvision.core.radiograph", "hipvision.phantom", "hipvision.cli",
+                                    "hipvision.pacs"])
 def test_light_imports_do_not_load_torch_or_qt(module):
     code = (f"import sys, {module}; "
             "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'timm', 'diffusers') if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing {module} loaded {out}"
+
+
+# The `pacs` extra: loaded by the PACS functions that use it, never by importing the package or the CLI.
+PACS_LIBS = ("pynetdicom", "dicomweb_client", "requests", "keyring", "highdicom")
+
+
+def test_pacs_libraries_load_lazily():
+    code = ("import sys, hipvision.pacs, hipvision.pacs.query, hipvision.pacs.retrieve, hipvision.pacs.send; "
+            "from hipvision.cli import build_parser; build_parser(); "
+            f"print(','.join(m for m in {PACS_LIBS!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"importing hipvision.pacs or building the CLI parser loaded {out}"
 
 
 def test_cli_build_parser_is_light():
