@@ -38,6 +38,19 @@ def _sr_values(data: bytes) -> tuple[dict[str, float], set[str], list[str]]:
     return na, refs, preds
 
 
+def _in_pacs_then_retrieved(orthanc, tmp_path, seed: int, protocol: str):
+    """A phantom DICOM as the X-ray unit stores it, fetched into the clinic's project folder."""
+    unit = tmp_path / "unit"
+    (source,) = generate_phantoms(unit, 1, seed=seed, config=PhantomConfig(size=256), fmt="dicom")
+    meta = pydicom.dcmread(source, stop_before_pixels=True)
+    orthanc.upload(source.read_bytes())
+    clinic = tmp_path / "clinic"
+    server = cli_server(orthanc, protocol)
+    assert main(["pacs", "retrieve", *server, "--study", meta.StudyInstanceUID, "--into", str(clinic),
+                 "--quiet"]) == 0
+    return unit, meta, clinic, server
+
+
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_from_study_in_pacs_to_sr_in_pacs(orthanc, secret, tmp_path, protocol, capsys):
     unit = tmp_path / "unit"
@@ -87,14 +100,7 @@ def test_from_study_in_pacs_to_sr_in_pacs(orthanc, secret, tmp_path, protocol, c
 
 
 def test_send_refuses_an_unreviewed_prediction_and_sends_nothing(orthanc, secret, tmp_path, capsys):
-    unit = tmp_path / "unit"
-    (source,) = generate_phantoms(unit, 1, seed=43, config=PhantomConfig(size=256), fmt="dicom")
-    meta = pydicom.dcmread(source, stop_before_pixels=True)
-    orthanc.upload(source.read_bytes())
-    clinic = tmp_path / "clinic"
-    server = cli_server(orthanc, "dicomweb")
-    assert main(["pacs", "retrieve", *server, "--study", meta.StudyInstanceUID, "--into", str(clinic),
-                 "--quiet"]) == 0
+    _unit, meta, clinic, server = _in_pacs_then_retrieved(orthanc, tmp_path, 43, "dicomweb")
     predict_images(PredictJob(str(clinic)))
     with Project.open(clinic) as project:
         (rec,) = project.images()
@@ -102,3 +108,24 @@ def test_send_refuses_an_unreviewed_prediction_and_sends_nothing(orthanc, secret
     err = capsys.readouterr().err
     assert f"not sent: {rec.name}: " in err and "Traceback" not in err
     assert orthanc.instance_uids(meta.StudyInstanceUID) == {meta.SOPInstanceUID}
+
+
+def test_send_with_the_secondary_capture_stores_the_annotated_image_too(orthanc, secret, tmp_path, capsys):
+    unit, meta, clinic, server = _in_pacs_then_retrieved(orthanc, tmp_path, 44, "dimse")
+    with Project.open(clinic) as project:  # no model here: the vet placed the hips (the phantom's truth)
+        (rec,) = project.images()
+        from hipvision.core.interchange import load_coco
+
+        (item,) = load_coco(unit / "annotations.json").items
+        project.save_annotation(rec.id, item.landmarks, author="user", status="verified", mapping=item.mapping)
+    assert main(["pacs", "send", str(clinic), *server, "--secondary-capture", "--quiet"]) == 0
+    new = orthanc.instance_uids(meta.StudyInstanceUID) - {meta.SOPInstanceUID}
+    assert len(new) == 2
+    sc = [pydicom.dcmread(BytesIO(orthanc.instance_file(uid))) for uid in new]
+    (capture,) = [ds for ds in sc if ds.Modality != "SR"]
+    assert capture.SOPClassUID == pydicom.uid.SecondaryCaptureImageStorage
+    assert capture.SourceImageSequence[0].ReferencedSOPInstanceUID == meta.SOPInstanceUID
+    rgb = capture.pixel_array
+    assert rgb.shape == (meta.Rows, meta.Columns, 3) and rgb.std() > 0
+    # the overlay is drawn: somewhere the three channels differ (the grey radiograph alone never does)
+    assert (rgb[..., 0].astype(int) - rgb[..., 2].astype(int)).any()
