@@ -106,6 +106,11 @@ def _round_trips(engine, loop, ended: dict, config) -> tuple[list[float], list[f
     return through, here
 
 
+def _print_stall(gaps: list[float]) -> None:
+    print(f"event-loop stall while training (n={len(gaps)} ticks of 5 ms): p50 {percentile(gaps, 50):.1f} ms, "
+          f"p99 {percentile(gaps, 99):.1f} ms, max {max(gaps):.1f} ms (goal max <= 50 ms)")
+
+
 def run(args) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
@@ -160,17 +165,14 @@ def run(args) -> int:
         result = ended["result"]
         # After the memory figures: torch loaded here for the in-process calls is not the GUI's.
         trips, inproc = _round_trips(engine, loop, ended, _place_config(folder))
-        engine.shutdown()
-    else:
-        engine.shutdown()
+    engine.shutdown()
     if tmp is not None:
         tmp.cleanup()
     if "error" in ended:
         print(ended["traceback"])
         print(f"retrain failed: {ended['error']}")
         return 1
-    print(f"event-loop stall while training (n={len(gaps)} ticks of 5 ms): p50 {percentile(gaps, 50):.1f} ms, "
-          f"p99 {percentile(gaps, 99):.1f} ms, max {max(gaps):.1f} ms (goal max <= 50 ms)")
+    _print_stall(gaps)
     new, old = result.new_val_na_mae, result.old_val_na_mae
     score = (f"val NA MAE {new:.2f}° vs active {old:.2f}°" if new is not None and old is not None
              else f"val NA MAE {result.val_na_mae}")

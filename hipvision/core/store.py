@@ -36,6 +36,7 @@ from hipvision.core.records import (
     now_iso,
 )
 from hipvision.core.schema import READABLE_FROM, SCHEMA_VERSION, migrate
+from hipvision.core.store_connect import ProjectWriteError, connect_read_only, storage_failure
 
 DATA_PREFIX = "@data/"  # image paths stored relative to the data dir (synthetic images)
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -46,51 +47,6 @@ def find_project(folder: str | os.PathLike) -> Project | None:
     `locations.locate_project` finds it (the folder's own database, read-only if need be, or the
     user-data-dir project of a folder that was read-only from the start)."""
     return Project.open(folder, create=False) if has_project(folder) else None
-
-
-class ProjectWriteError(StoreError):
-    """The project's database refused a write (read-only, full disk, I/O error): not a problem of
-    one item, so callers that skip a bad item must let it stop the whole operation."""
-
-
-# SQLite's primary result codes for "the storage refused": read-only, I/O error, full, cannot open.
-_STORAGE_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN}
-
-
-def _storage_failure(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _STORAGE_CODES
-
-
-def _connect_read_only(db: Path) -> sqlite3.Connection:
-    """A read-only connection to a WAL database in a folder nobody may write.
-
-    `mode=ro` still needs the `-shm` index beside the database; it exists while a journal is
-    pending and cannot be made in a read-only folder otherwise. Without a pending journal
-    (`-wal` absent or empty) the main file is the whole database, so `immutable=1` (no -shm, no
-    locks) reads it exactly. With a journal but no way to read it, refuse rather than show
-    stale data."""
-    from urllib.parse import quote
-
-    uri = f"file:{quote(str(db))}"
-    errors = []
-    wal = db.with_name(db.name + "-wal")
-    modes = ["mode=ro"] + ([] if wal.exists() and wal.stat().st_size else ["mode=ro&immutable=1"])
-    for mode in modes:
-        conn = None
-        try:
-            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: probe
-            return conn
-        except sqlite3.DatabaseError as exc:
-            if conn is not None:
-                conn.close()
-            errors.append(exc)
-    if len(modes) == 1:
-        raise StoreError(f"{db}: cannot read the project read-only: its journal {wal.name} holds changes not yet "
-                         f"merged, which needs write access to {db.parent} ({errors[0]})")
-    raise StoreError(f"{db}: cannot open project database read-only: {errors[-1]}")
 
 
 def _to_json(v) -> str | None:
@@ -158,7 +114,7 @@ class Project(ProjectModels):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.read_only:
-                conn = _connect_read_only(self.db_path)
+                conn = connect_read_only(self.db_path)
             else:
                 conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -189,7 +145,7 @@ class Project(ProjectModels):
                 raise
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if _storage_failure(exc):  # a full disk or a lost mount: one line naming the database
+            if storage_failure(exc):  # a full disk or a lost mount: one line naming the database
                 raise ProjectWriteError(f"cannot write {self.db_path}: {exc}") from None
             raise
 

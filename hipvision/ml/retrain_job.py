@@ -111,11 +111,22 @@ def _train_config(config: RetrainJob, plan, active, output: Path, *, cross: bool
     return TrainConfig(**kw)
 
 
+def _judged(config, plan, active, output, cross, corrected, phantoms, val_s, phases, cancel):
+    """(comparison, activate, reason): the new model judged against the active one. An active
+    model that cannot be loaded must not block the new one: it is then activated, saying why."""
+    from hipvision.ml.checkpoint import CheckpointError
+
+    try:
+        comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases, cancel)
+    except CheckpointError as exc:
+        return None, True, f"the active model cannot be loaded ({exc})"
+    return (comparison, *_decision(config, active, comparison))
+
+
 def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> RetrainResult:
     """Train from the corrected images (warm start from the active model), judge against the
     active model, activate only if better, then re-predict the images no person annotated."""
     from hipvision.ml.app_jobs import PredictJob, ensure_default_model, predict_images
-    from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.data import samples_from_project
     from hipvision.ml.few_shot import phantom_samples, plan_for
     from hipvision.ml.leftovers import remove_leftovers, run_lock
@@ -158,14 +169,9 @@ def retrain(config: RetrainJob, *, progress=None, cancel=None, metrics=None) -> 
                 result = train_keypoints(train_cfg, corrected + synthetic + phantoms + ([] if cross else val_s),
                                          progress=phases, cancel=cancel, metrics=metrics)
                 check_cancel(cancel)  # a cancel after the last batch still means "keep what I had"
-                comparison, unreadable = None, None
-                if judge_old:
-                    try:
-                        comparison = _judge(config, plan, active, output, cross, corrected, phantoms, val_s, phases,
-                                            cancel)
-                    except CheckpointError as exc:  # an unreadable active model must not block the new one
-                        unreadable = f"the active model cannot be loaded ({exc})"
-                activate, reason = (True, unreadable) if unreadable else _decision(config, active, comparison)
+                comparison, activate, reason = _judged(config, plan, active, output, cross, corrected, phantoms,
+                                                       val_s, phases, cancel) if judge_old \
+                    else (None, *_decision(config, active, None))
                 extra = _comparison_metrics(comparison)
                 name = f"retrained {datetime.now().strftime('%Y-%m-%d %H:%M')}"
                 check_cancel(cancel)
