@@ -45,6 +45,11 @@ class AppSettings:
     # How a retrain mixes in the project's synthetic images (core.synthetic_mix).
     synthetic_share: float | None = DEFAULT_SHARE
     synthetic_until: float = DEFAULT_UNTIL
+    # PACS servers as the CLI's --server takes them (a DICOMweb URL or AET@host:port), our AE title
+    # and the user name. The secret is never here: it lives in the OS keyring (pacs.server.store_secret).
+    pacs_servers: tuple[str, ...] = field(default_factory=tuple)
+    pacs_calling_ae: str = "HIPVISION"
+    pacs_username: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, GradeThresholds):
@@ -77,6 +82,15 @@ class AppSettings:
             check_mix(self.synthetic_share, self.synthetic_until, "AppSettings.")
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+        servers = self.pacs_servers
+        if isinstance(servers, (str, bytes)) or not isinstance(servers, (list, tuple)) or not all(
+                isinstance(t, str) and t.strip() and not any(c in t for c in "\r\n") for t in servers):
+            raise SettingsError(f"AppSettings.pacs_servers must be a list of server addresses, got {servers!r}")
+        object.__setattr__(self, "pacs_servers", tuple(t.strip() for t in servers))
+        for key in ("pacs_calling_ae", "pacs_username"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or any(c in value for c in "\r\n"):
+                raise SettingsError(f"AppSettings.{key} must be one line of text, got {value!r}")
 
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)
@@ -106,6 +120,9 @@ class AppSettings:
             "recent_projects": list(self.recent_projects),
             "synthetic_share": self.synthetic_share,
             "synthetic_until": self.synthetic_until,
+            "pacs_servers": list(self.pacs_servers),
+            "pacs_calling_ae": self.pacs_calling_ae,
+            "pacs_username": self.pacs_username,
         }
 
     @classmethod
@@ -124,7 +141,7 @@ class AppSettings:
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
         for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects", "synthetic_share",
-                    "synthetic_until"):
+                    "synthetic_until", "pacs_servers", "pacs_calling_ae", "pacs_username"):
             if key in d:
                 kwargs[key] = d[key]
         return cls(**kwargs)

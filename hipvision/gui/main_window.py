@@ -465,6 +465,19 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
     def previous_image(self) -> None:
         self.image_list.step(-1)
 
+    def open_from_pacs(self):
+        from hipvision.gui.pacs_dialog import PacsDialog, open_pacs_dialog
+
+        return open_pacs_dialog(self, PacsDialog)
+
+    def send_to_pacs(self):
+        from hipvision.gui.pacs_dialog import SendDialog, open_pacs_dialog
+
+        if self.project is None:
+            self.show_status("Open a project first: its reviewed images are what is sent")
+            return None
+        return open_pacs_dialog(self, SendDialog)
+
     def show_preferences(self) -> None:
         from hipvision.gui.preferences_dialog import PreferencesDialog
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from hipvision.core.grading import GradeThresholds
 from hipvision.core.settings import DEVICES, AppSettings, SettingsError
+from hipvision.pacs.server import DEFAULT_CALLING_AE, PacsError, PacsServer, parse_server, store_secret
 
 SIDE_CHOICES = (("Patient's right on the image's left (VD convention)", True),
                 ("Patient's right on the image's right", False))
@@ -75,6 +77,16 @@ class PreferencesDialog(QDialog):
         self.syn_until.setRange(1, 100)
         self.syn_until.setSuffix(" % of the epochs, then real images only")
         self.syn_until.setValue(round(settings.synthetic_until * 100))
+        # PACS: one server per line as the CLI's --server takes it; the password goes to the OS keyring only.
+        self.pacs_servers = QPlainTextEdit("\n".join(settings.pacs_servers))
+        self.pacs_servers.setPlaceholderText("https://pacs.clinic/dicom-web  or  PACS@10.0.0.5:104 (one per line)")
+        self.pacs_servers.setFixedHeight(self.pacs_servers.fontMetrics().lineSpacing() * 4 + 12)
+        self.pacs_ae = QLineEdit(settings.pacs_calling_ae)
+        self.pacs_user = QLineEdit(settings.pacs_username)
+        self.pacs_user.setPlaceholderText("none (or a bearer token as the password)")
+        self.pacs_password = QLineEdit()
+        self.pacs_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pacs_password.setPlaceholderText("unchanged (kept in the OS keyring)")
         self.error = QLabel()
         self.error.setStyleSheet("color: #e57373")
         self.error.setWordWrap(True)
@@ -86,6 +98,10 @@ class PreferencesDialog(QDialog):
         form.addRow("Stable Diffusion base folder", sd_row)
         form.addRow("Retraining: synthetic images make up", self.syn_share)
         form.addRow("Retraining: use synthetic images for", self.syn_until)
+        form.addRow("PACS servers", self.pacs_servers)
+        form.addRow("PACS: our AE title", self.pacs_ae)
+        form.addRow("PACS: user name", self.pacs_user)
+        form.addRow("PACS: password or token", self.pacs_password)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -104,12 +120,29 @@ class PreferencesDialog(QDialog):
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
                        device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,
                        synthetic_share=None if self.syn_share.value() < 0 else self.syn_share.value() / 100,
-                       synthetic_until=self.syn_until.value() / 100)
+                       synthetic_until=self.syn_until.value() / 100,
+                       pacs_servers=tuple(t.strip() for t in self.pacs_servers.toPlainText().splitlines() if t.strip()),
+                       pacs_calling_ae=self.pacs_ae.text().strip() or DEFAULT_CALLING_AE,
+                       pacs_username=self.pacs_user.text().strip())
 
     def accept(self) -> None:
         try:
-            self.settings = self.edited_settings()
-        except (SettingsError, ValueError) as exc:
+            settings = self.edited_settings()
+            servers = pacs_servers(settings)  # a typo in an address is shown now, not at the first search
+            if self.pacs_password.text():
+                if not servers:
+                    raise ValueError("a PACS password needs a PACS server to go with")
+                for server in servers:
+                    store_secret(server, self.pacs_password.text())
+        except (SettingsError, ValueError, PacsError) as exc:
             self.error.setText(str(exc))
             return
+        self.settings = settings
+        self.pacs_password.clear()  # the secret is in the keyring now; it does not stay in the widget
         super().accept()
+
+
+def pacs_servers(settings: AppSettings) -> list[PacsServer]:
+    """The configured PACS servers; raises ValueError naming the line that is not a server address."""
+    return [parse_server(text, calling_ae=settings.pacs_calling_ae, username=settings.pacs_username)
+            for text in settings.pacs_servers]
