@@ -19,13 +19,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -35,11 +32,10 @@ from PySide6.QtWidgets import (
 from hipvision.annotation.state import AnnotationState, StoredEdit
 from hipvision.core.image_cache import ImageCache
 from hipvision.core.image_facts import image_facts
-from hipvision.core.importer import import_folder, unfinished_import
 from hipvision.core.radiograph import RadiographError
 from hipvision.core.records import ImportReport
 from hipvision.core.settings import load_settings_or_default, save_settings
-from hipvision.core.store import Project, StoreError
+from hipvision.core.store import Project
 from hipvision.gui.actions import build_actions
 from hipvision.gui.canvas import Canvas
 from hipvision.gui.image_list import ImageListPanel
@@ -48,13 +44,11 @@ from hipvision.gui.open_messages import (
     OPEN_ERRORS,
     failure_text,
     import_problems,
-    is_utf8_path,
-    open_failed,
-    printable_path,
 )
 from hipvision.gui.outputs import OutputsMixin
 from hipvision.gui.place_actions import PlaceMixin
 from hipvision.gui.place_tool import PlaceTool
+from hipvision.gui.project_open import ProjectOpenMixin
 from hipvision.gui.review_banner import ReviewBanner, ReviewMixin
 from hipvision.gui.start_screen import StartScreen
 from hipvision.gui.view_actions import CUSTOM_WINDOW, ViewMixin
@@ -66,7 +60,7 @@ log = logging.getLogger(__name__)
 UNPLACED_BANNER = "Unplaced: default positions — drag the landmarks into place, or press V to accept them"
 
 
-class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
+class MainWindow(ProjectOpenMixin, OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
     predict_requested = Signal(int)
     image_shown = Signal(int)
     project_opened = Signal(object)  # Project
@@ -185,60 +179,6 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
 
     # ------------------------------------------------------------------ project
 
-    def choose_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of radiographs")
-        if folder:
-            self.open_project(folder)
-
-    def open_demo(self) -> None:
-        from hipvision.core.demo_project import prepare_demo_project
-
-        try:
-            self.open_project(prepare_demo_project())
-        except (FileNotFoundError, OSError, StoreError) as exc:
-            QMessageBox.warning(self, "Demo project", str(exc))
-
-    def open_project(self, folder: str | Path) -> bool:
-        """Open (importing the folder on first use, or finishing an import that was cut
-        short) and show the first image. False on failure, with the reason in the banner; the
-        previous project (or the start screen) stays then."""
-        if not is_utf8_path(folder):
-            # The project stores paths as UTF-8 text: every file would be refused one by one.
-            self.show_banner(open_failed(printable_path(folder), "the folder's path is not valid UTF-8; rename it"))
-            return False
-        try:
-            project = Project.open(folder)
-        except OPEN_ERRORS as exc:
-            self.show_banner(open_failed(folder, exc))
-            return False
-        try:
-            report = self._import_if_needed(project)
-        except OPEN_ERRORS as exc:
-            project.close()  # half imported: the pending mark makes the next open finish it
-            self.show_banner(open_failed(folder, exc, project.db_path))
-            return False
-        self.close_project()
-        try:
-            self._show_project(project, report)
-        except OPEN_ERRORS as exc:
-            self.close_project()
-            self.show_banner(open_failed(folder, exc, project.db_path))
-            return False
-        return True
-
-    def _import_if_needed(self, project: Project) -> ImportReport | None:
-        if project.read_only:  # the vet's project as it stands: nothing can be added to it now
-            return None
-        pending = unfinished_import(project)
-        if project.images() and pending is None:
-            return None
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            labels = True if pending is None else bool(pending.get("labels", True))
-            return import_folder(project, labels=labels, mapping=self.settings.side_mapping())
-        finally:
-            QApplication.restoreOverrideCursor()
-
     def _show_project(self, project: Project, report: ImportReport | None) -> None:
         self.project = project
         self.stack.setCurrentWidget(self.canvas)
@@ -290,26 +230,6 @@ class MainWindow(OutputsMixin, ReviewMixin, PlaceMixin, ViewMixin, QMainWindow):
         self.setWindowTitle("HipVision")
         self._update_actions()
         return problem
-
-    def rescan(self) -> None:
-        if self.project is None:
-            return
-        try:
-            report = import_folder(self.project, mapping=self.settings.side_mapping())
-        except OPEN_ERRORS as exc:
-            # The images recorded so far stay; the pending mark makes the next open finish it.
-            self.show_banner(f"Rescan of {self.project.root} failed: {failure_text(exc, self.project.db_path)}")
-            report = None
-        try:
-            self.reload_image_list()
-        except OPEN_ERRORS as exc:
-            self.show_banner(f"Cannot read {self.project.root}: {failure_text(exc, self.project.db_path)}")
-            return
-        if report is not None:
-            self.show_status(f"Rescanned: {report.summary()}")
-            problems = import_problems(report)
-            if problems:  # else the banner keeps what it says (a read-only folder's note)
-                self.show_banner(problems)
 
     def reload_image_list(self) -> None:
         """Re-read the project's images into the list (after an import or a generation job)."""

@@ -139,7 +139,7 @@ with Project.open(sys.argv[1]) as project:
 
 
 def test_interrupted_import_is_finished_on_the_next_open(qtbot, tmp_path, phantom_folder, monkeypatch):
-    import hipvision.gui.main_window as main_window
+    import hipvision.gui.project_open as project_open
 
     folder = copy_images(phantom_folder, tmp_path / "cut", None)
     shutil.copy2(phantom_folder / "annotations.json", folder)
@@ -153,7 +153,7 @@ def test_interrupted_import_is_finished_on_the_next_open(qtbot, tmp_path, phanto
     assert all(win.project.current_annotation(r.id) is not None for r in win.project.images())
     assert win.project.get_setting(PENDING_IMPORT) is None
     imports = []
-    monkeypatch.setattr(main_window, "import_folder", lambda *a, **k: imports.append(a))
+    monkeypatch.setattr(project_open, "import_folder", lambda *a, **k: imports.append(a))
     win.close_project()
     assert win.open_project(folder) and imports == []  # finished: not imported again
 
