@@ -11,7 +11,6 @@ from io import BytesIO
 
 import pydicom
 import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtWidgets import QDialog
 
 from hipvision.core.importer import import_folder
@@ -21,39 +20,8 @@ from hipvision.gui.pacs_dialog import PacsDialog, SendDialog
 from hipvision.gui.preferences_dialog import PreferencesDialog
 from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import open_window
-from tests.pacs.conftest import STUDY_REX_DX, USER, orthanc, secret  # noqa: F401  (fixtures)
+from tests.pacs.conftest import STUDY_REX_DX, USER, MemoryKeyring, orthanc, secret, use_keyring  # noqa: F401
 from tests.pacs.test_sr import LANDMARKS
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self):
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.entries.pop((service, username), None)
-
-
-@pytest.fixture
-def use_keyring():
-    import keyring
-
-    before = keyring.get_keyring()
-
-    def use(backend):
-        keyring.set_keyring(backend)
-        return backend
-
-    yield use
-    keyring.set_keyring(before)
 
 
 def test_preferences_keep_the_servers_and_put_the_password_in_the_keyring_only(qtbot, use_keyring, tmp_path):

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keyring
 import numpy as np
 import pytest
+from keyring.backend import KeyringBackend
 
 ORTHANC = "/usr/sbin/Orthanc"
 PLUGINS = "/usr/share/orthanc/plugins"
@@ -255,3 +257,36 @@ def server_of(orthanc: Orthanc, protocol: str):
 
 def cli_server(orthanc: Orthanc, protocol: str) -> list[str]:
     return ["--server", orthanc.dicomweb, "--user", USER] if protocol == "dicomweb" else ["--server", orthanc.dimse]
+
+
+class MemoryKeyring(KeyringBackend):
+    """An OS keyring stand-in: what Preferences would store, held in memory."""
+
+    priority = 1
+
+    def __init__(self):
+        super().__init__()
+        self.entries = {}
+
+    def get_password(self, service, username):
+        return self.entries.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.entries.pop((service, username), None)
+
+
+@pytest.fixture
+def use_keyring(monkeypatch):
+    """Swap the process's keyring backend for the test (and no HIPVISION_PACS_SECRET)."""
+    monkeypatch.delenv("HIPVISION_PACS_SECRET", raising=False)
+    before = keyring.get_keyring()
+
+    def use(backend):
+        keyring.set_keyring(backend)
+        return backend
+
+    yield use
+    keyring.set_keyring(before)

@@ -4,9 +4,7 @@ Each is one PacsError line naming the server (one CLI line, exit 2), and nothing
 import logging
 import socket
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as NoKeyring
 
 from hipvision.cli import main
@@ -15,40 +13,16 @@ from hipvision.pacs.query import StudyQuery, query_studies
 from hipvision.pacs.retrieve import RetrieveConfig, retrieve_study
 from hipvision.pacs.send import send_datasets
 from hipvision.pacs.server import store_secret
-from tests.pacs.conftest import PASSWORD, STUDY_BELLA_CR, STUDY_REX_DX, USER, free_port, server_of, sr_dataset
-
-
-class MemoryKeyring(KeyringBackend):
-    """An OS keyring stand-in: what Preferences would store, held in memory."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.store = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture
-def use_keyring(monkeypatch):
-    """Swap the process's keyring backend for the test (and no HIPVISION_PACS_SECRET)."""
-    monkeypatch.delenv("HIPVISION_PACS_SECRET", raising=False)
-    before = keyring.get_keyring()
-
-    def use(backend):
-        keyring.set_keyring(backend)
-        return backend
-
-    yield use
-    keyring.set_keyring(before)
+from tests.pacs.conftest import (
+    PASSWORD,
+    STUDY_BELLA_CR,
+    STUDY_REX_DX,
+    USER,
+    MemoryKeyring,
+    free_port,
+    server_of,
+    sr_dataset,
+)
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
@@ -99,13 +73,13 @@ def test_secret_from_the_keyring_and_never_logged(orthanc, use_keyring, caplog):
     memory = use_keyring(MemoryKeyring())
     server = parse_server(orthanc.dicomweb, username=USER)
     store_secret(server, PASSWORD)  # what Preferences does
-    assert memory.store == {("hipvision-pacs", f"{USER}@{orthanc.dicomweb}"): PASSWORD}
+    assert memory.entries == {("hipvision-pacs", f"{USER}@{orthanc.dicomweb}"): PASSWORD}
     with caplog.at_level(logging.DEBUG):
         found = query_studies(server, StudyQuery(patient_id="P2"))
     assert [r.study_uid for r in found] == [STUDY_BELLA_CR]
     assert caplog.records and PASSWORD not in caplog.text
     store_secret(server, None)
-    assert memory.store == {}
+    assert memory.entries == {}
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])

@@ -60,8 +60,9 @@ def test_a_dataset_without_uids_is_not_recorded(folder):
         assert sent_history(p, image_id) == []
 
 
-def test_a_version_1_project_gains_the_table_and_keeps_its_images(tmp_path):
-    data = tmp_path / ".hipvision"
+def _version_1_project(folder) -> None:
+    """A project as HipVision wrote it before schema version 2 (no sent_reports), one image in it."""
+    data = folder / ".hipvision"
     data.mkdir()
     conn = sqlite3.connect(data / "project.sqlite")
     for stmt in MIGRATIONS[0]:
@@ -70,6 +71,10 @@ def test_a_version_1_project_gains_the_table_and_keeps_its_images(tmp_path):
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
+
+
+def test_a_version_1_project_gains_the_table_and_keeps_its_images(tmp_path):
+    _version_1_project(tmp_path)
 
     with Project.open(tmp_path) as p:
         assert p._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
@@ -84,15 +89,7 @@ def test_a_version_1_project_in_a_folder_that_became_read_only_still_opens(tmp_p
     table: nothing was sent from it), not refused."""
     from hipvision.core import locations
 
-    data = tmp_path / ".hipvision"
-    data.mkdir()
-    conn = sqlite3.connect(data / "project.sqlite")
-    for stmt in MIGRATIONS[0]:
-        conn.execute(stmt)
-    conn.execute("INSERT INTO images(path, split, added_at) VALUES ('old.png', 'train', '2024-01-01')")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+    _version_1_project(tmp_path)
     monkeypatch.setattr(locations, "_folder_writable", lambda path: False)  # tests run as root
     with Project.open(tmp_path) as p:
         assert p.read_only
