@@ -276,16 +276,17 @@ def _write_valid_odd(images: Path, name: str, source: Path) -> None:
 # ---------------------------------------------------------------- hostile label files
 
 N_LABEL_IMAGES = 3
-_DELETE = object()
+DELETE = object()  # as a value for set_path: remove the key
 _KP = ("annotations", 0, "keypoints")
 
 
-def _set(path: tuple, value) -> Callable[[dict], None]:
+def set_path(path: tuple, value) -> Callable[[dict], None]:
+    """A corruption of a COCO document: data[path...] = value (DELETE removes the key)."""
     def corrupt(data: dict) -> None:
         target = data
         for key in path[:-1]:
             target = target[key]
-        if value is _DELETE:
+        if value is DELETE:
             del target[path[-1]]
         else:
             target[path[-1]] = value
@@ -301,19 +302,19 @@ def _string_keypoints(d: dict) -> None:
 _J, _C = "annotations.json", "truth.csv"
 _LABEL_RECIPES: dict[str, tuple[LabelKind, object]] = {
     k.kind: (k, recipe) for k, recipe in (
-        (LabelKind("annotations_null", _J, "annotations", 0), _set(("annotations",), None)),
+        (LabelKind("annotations_null", _J, "annotations", 0), set_path(("annotations",), None)),
         (LabelKind("annotations_ints", _J, "annotations[3]", 3), lambda d: d["annotations"].extend([1, 2])),
-        (LabelKind("missing_file_name", _J, "image 1", 2), _set(("images", 0, "file_name"), _DELETE)),
-        (LabelKind("width_null", _J, "", 3), _set(("images", 0, "width"), None)),  # unknown size: fine
-        (LabelKind("scalar_spacing", _J, "image 1", 2), _set(("images", 0, "pixel_spacing_mm"), 0.2)),
-        (LabelKind("huge_spacing", _J, "image 1", 2), _set(("images", 0, "pixel_spacing_mm"), [1e300, 1e300])),
-        (LabelKind("string_false", _J, "image 1", 2), _set(("images", 0, "right_on_image_left"), "false")),
-        (LabelKind("big_int", _J, "annotation 1", 2), _set((*_KP, 0), 10**400)),
-        (LabelKind("huge_coordinate", _J, "annotation 1", 2), _set((*_KP, 1), 1e308)),
-        (LabelKind("negative_coordinate", _J, "annotation 1", 2), _set((*_KP, 3), -1e308)),
-        (LabelKind("nan_coordinate", _J, "annotation 1", 2), _set((*_KP, 0), math.nan)),
+        (LabelKind("missing_file_name", _J, "image 1", 2), set_path(("images", 0, "file_name"), DELETE)),
+        (LabelKind("width_null", _J, "", 3), set_path(("images", 0, "width"), None)),  # unknown size: fine
+        (LabelKind("scalar_spacing", _J, "image 1", 2), set_path(("images", 0, "pixel_spacing_mm"), 0.2)),
+        (LabelKind("huge_spacing", _J, "image 1", 2), set_path(("images", 0, "pixel_spacing_mm"), [1e300, 1e300])),
+        (LabelKind("string_false", _J, "image 1", 2), set_path(("images", 0, "right_on_image_left"), "false")),
+        (LabelKind("big_int", _J, "annotation 1", 2), set_path((*_KP, 0), 10**400)),
+        (LabelKind("huge_coordinate", _J, "annotation 1", 2), set_path((*_KP, 1), 1e308)),
+        (LabelKind("negative_coordinate", _J, "annotation 1", 2), set_path((*_KP, 3), -1e308)),
+        (LabelKind("nan_coordinate", _J, "annotation 1", 2), set_path((*_KP, 0), math.nan)),
         (LabelKind("string_keypoints", _J, "annotation 1", 2), _string_keypoints),
-        (LabelKind("nul_in_file_name", _J, "image 1", 2), _set(("images", 0, "file_name"), "phantom_0000\x00.png")),
+        (LabelKind("nul_in_file_name", _J, "image 1", 2), set_path(("images", 0, "file_name"), "phantom_0000\x00.png")),
         (LabelKind("nested_brackets", _J, "", 0), "[" * 200_000),
         (LabelKind("list_of_one", _J, "", 0), "[1]\n"),
         (LabelKind("nul_byte", _J, "", 0), '{"images": [\x00]}'),

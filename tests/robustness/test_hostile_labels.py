@@ -7,47 +7,33 @@ import math
 
 import pytest
 
+from hipvision.bench.robustness_corpus import DELETE, set_path
 from hipvision.cli import main
 from hipvision.core.importer import import_folder
 from hipvision.core.store import Project
 from tests.robustness.conftest import N_IMAGES, load_json, write_json
 
-
-def _set(path, value):
-    """Corruption of the COCO document: set data[path...] = value."""
-    def corrupt(data):
-        target = data
-        for key in path[:-1]:
-            target = target[key]
-        if value is _DELETE:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-    return corrupt
-
-
-_DELETE = object()
 KP = ("annotations", 0, "keypoints")
 
 # kind: (corruption, the entry reported ("" = none), how many images keep their labels)
 JSON_KINDS = {
-    "annotations_null": (_set(("annotations",), None), "annotations", 0),
+    "annotations_null": (set_path(("annotations",), None), "annotations", 0),
     "annotations_ints": (lambda d: d["annotations"].extend([1, 2]), "annotations[3]", 3),
-    "missing_file_name": (_set(("images", 0, "file_name"), _DELETE), "image 1", 2),
-    "width_null": (_set(("images", 0, "width"), None), "", 3),  # an unknown size, not an error
-    "scalar_spacing": (_set(("images", 0, "pixel_spacing_mm"), 0.2), "image 1", 2),
-    "huge_spacing": (_set(("images", 0, "pixel_spacing_mm"), [1e300, 1e300]), "image 1", 2),
-    "zero_spacing": (_set(("images", 0, "pixel_spacing_mm"), [0, 0.2]), "image 1", 2),
-    "string_false": (_set(("images", 0, "right_on_image_left"), "false"), "image 1", 2),
-    "big_int": (_set((*KP, 0), 10**400), "annotation 1", 2),
-    "huge_coordinate": (_set((*KP, 1), 1e308), "annotation 1", 2),
-    "negative_coordinate": (_set((*KP, 3), -1e308), "annotation 1", 2),
-    "nan_coordinate": (_set((*KP, 0), math.nan), "annotation 1", 2),
-    "inf_coordinate": (_set((*KP, 4), math.inf), "annotation 1", 2),
+    "missing_file_name": (set_path(("images", 0, "file_name"), DELETE), "image 1", 2),
+    "width_null": (set_path(("images", 0, "width"), None), "", 3),  # an unknown size, not an error
+    "scalar_spacing": (set_path(("images", 0, "pixel_spacing_mm"), 0.2), "image 1", 2),
+    "huge_spacing": (set_path(("images", 0, "pixel_spacing_mm"), [1e300, 1e300]), "image 1", 2),
+    "zero_spacing": (set_path(("images", 0, "pixel_spacing_mm"), [0, 0.2]), "image 1", 2),
+    "string_false": (set_path(("images", 0, "right_on_image_left"), "false"), "image 1", 2),
+    "big_int": (set_path((*KP, 0), 10**400), "annotation 1", 2),
+    "huge_coordinate": (set_path((*KP, 1), 1e308), "annotation 1", 2),
+    "negative_coordinate": (set_path((*KP, 3), -1e308), "annotation 1", 2),
+    "nan_coordinate": (set_path((*KP, 0), math.nan), "annotation 1", 2),
+    "inf_coordinate": (set_path((*KP, 4), math.inf), "annotation 1", 2),
     "string_keypoints": (lambda d: d["annotations"][0].update(keypoints=[str(v) for v in d["annotations"][0][KP[2]]]),
                          "annotation 1", 2),
-    "nul_in_file_name": (_set(("images", 0, "file_name"), "phantom_0000\x00.png"), "image 1", 2),
-    "escaping_file_name": (_set(("images", 0, "file_name"), "../../outside.png"), "../../outside.png", 2),
+    "nul_in_file_name": (set_path(("images", 0, "file_name"), "phantom_0000\x00.png"), "image 1", 2),
+    "escaping_file_name": (set_path(("images", 0, "file_name"), "../../outside.png"), "../../outside.png", 2),
     "duplicate_annotation": (lambda d: d["annotations"].append(dict(d["annotations"][0], id=99)), "annotation 99", 3),
 }
 TEXT_KINDS = {  # the whole file is bad: reported, the images still come in
