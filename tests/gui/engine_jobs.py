@@ -4,6 +4,7 @@ process can import them by name (as it imports the app's jobs from hipvision.ml)
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ def counting(config, *, progress, cancel, metrics=None, preview=None):
     if preview:
         side = config.get("preview_side", 8)
         preview(np.full((side, side), 7, np.uint8), "done")
-    return {"pid": os.getpid(), "steps": config["steps"]}
+    return {"pid": os.getpid(), "thread": threading.current_thread().name, "steps": config["steps"]}
 
 
 def raises(config, *, progress, cancel):

@@ -3,23 +3,10 @@
 import threading
 import time
 
-import numpy as np
 import pytest
 
-from hipvision.core.jobs import check_cancel
 from hipvision.gui.engine import Engine, friendly_error
-
-
-def counting_job(config, *, progress, cancel, metrics=None, preview=None):
-    for i in range(config["steps"]):
-        check_cancel(cancel)
-        time.sleep(config.get("sleep", 0.0))
-        progress(i + 1, config["steps"], f"step {i + 1}")
-        if metrics:
-            metrics(i, {"loss": 1.0 / (i + 1)})
-    if preview:
-        preview(np.zeros((4, 4), np.uint8), "done")
-    return {"thread": threading.current_thread().name, "steps": config["steps"]}
+from tests.gui.engine_jobs import counting as counting_job
 
 
 @pytest.fixture
