@@ -251,6 +251,7 @@ class SendDialog(_EngineDialog):
 
     def __init__(self, window):
         super().__init__(window, "Send reports to PACS")
+        self.setMinimumWidth(520)  # the reader field's hint and a long server URL stay readable
         self.server, problem = _server_combo(window)
         self.capture = QCheckBox("Also send the annotated image (Secondary Capture)")
         self.observer = QLineEdit()
