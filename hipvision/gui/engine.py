@@ -357,7 +357,8 @@ class Engine(_JobSignals):
         self._thread.setObjectName("hipvision-engine")
         self._worker = _Worker(backend, grace_s)
         self._worker.moveToThread(self._thread)
-        self._enqueue.connect(self._worker.run)  # queued connection: runs in the worker thread
+        # Queued, always: the job must run in the worker thread, never synchronously in the caller.
+        self._enqueue.connect(self._worker.run, Qt.ConnectionType.QueuedConnection)
         self._ids = itertools.count(1)
         self.jobs: dict[int, Job] = {}
         self.active: set[int] = set()
