@@ -18,6 +18,9 @@ def application() -> QApplication:
     if app is None:
         app = QApplication(sys.argv[:1])
         apply_dark_theme(app)
+    from hipvision.gui import main_thread_gc
+
+    main_thread_gc.install(app)  # cycles holding Qt objects are freed in this thread only
     app.setApplicationName("HipVision")
     app.setOrganizationName("HipVision")
     # Matches packaging/linux/hipvision.desktop, so the desktop groups windows under our icon.

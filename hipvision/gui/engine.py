@@ -353,6 +353,10 @@ class Engine(_JobSignals):
         if grace_s <= 0:
             raise ValueError(f"Engine grace_s must be > 0, got {grace_s}")
         self.backend = backend
+        from hipvision.gui import main_thread_gc
+
+        # The worker thread runs Python: the collector must not run there (see main_thread_gc).
+        main_thread_gc.install()
         self._thread = QThread()
         self._thread.setObjectName("hipvision-engine")
         self._worker = _Worker(backend, grace_s)
