@@ -183,6 +183,12 @@ class AugmentConfig:
     brightness: float = 0.10
     noise: float = 0.04  # max std
     blur: float = 0.3  # probability
+    # Film looks (off by default): on real films a bone is a bright cortical outline around a
+    # darker trabecular interior, where phantoms draw filled plates. An unsharp mask of a
+    # bone's width turns a plate into an outline; local contrast (CLAHE) imitates the
+    # processing curves of CR/DR consoles. Both push the network to edges and shapes.
+    unsharp: float = 0.0  # probability of an unsharp mask (amount 0.5..3, sigma 1..6 % of the side)
+    local_contrast: float = 0.0  # probability of CLAHE
     zoom: float = 0.5  # probability that a stage-1 example is the zoomed view around the hips
     zoom_jitter: float = 0.12  # its centre's offset, std in inter-head distances (a first pass's error)
     enabled: bool = True
@@ -192,11 +198,29 @@ class AugmentConfig:
         return cls(enabled=False)
 
 
+def _unsharp(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    sigma = float(rng.uniform(0.01, 0.06)) * max(img.shape)
+    amount = np.float32(rng.uniform(0.5, 3.0))
+    out = img + amount * (img - cv2.GaussianBlur(img, (0, 0), sigmaX=sigma))
+    return normalise(out.astype(np.float32, copy=False))
+
+
+def _clahe(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    tiles = int(rng.integers(2, 9))
+    clahe = cv2.createCLAHE(clipLimit=float(rng.uniform(1.5, 4.0)), tileGridSize=(tiles, tiles))
+    u8 = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return clahe.apply(u8).astype(np.float32) / np.float32(255.0)
+
+
 def _photometric(img: np.ndarray, rng: np.random.Generator, a: AugmentConfig) -> np.ndarray:
     if not a.enabled:
         return img
     if rng.random() < a.blur:
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=float(rng.uniform(0.3, 1.2)))
+    if a.unsharp > 0 and rng.random() < a.unsharp:
+        img = _unsharp(img, rng)
+    if a.local_contrast > 0 and rng.random() < a.local_contrast:
+        img = _clahe(img, rng)
     g = math.exp(rng.uniform(-a.gamma, a.gamma))
     img = np.power(np.clip(img, 0.0, 1.0), g, dtype=np.float32)
     gain = np.float32(1.0 + rng.uniform(-a.contrast, a.contrast))

@@ -12,6 +12,7 @@ from hipvision.ml.data import (
     CacheSpec,
     KeypointDataset,
     Sample,
+    _photometric,
     cache_image,
     samples_from_coco,
     stage1_example,
@@ -127,3 +128,34 @@ def test_generated_samples_are_made_for_the_train_split_only():
     img, lm = oracle_image(h=200, w=200, r=10.0)
     s = data.synthetic_sample(img, lm, SideMapping(), "synthetic-x-1")
     assert (s.split, s.source, s.name) == ("train", "synthetic", "synthetic-x-1")
+
+
+def _plate(size: int = 96) -> np.ndarray:
+    """A filled bright plate on a dark field: how a phantom draws a bone."""
+    img = np.full((size, size), 0.2, np.float32)
+    img[24:72, 24:72] = 0.8
+    return img
+
+
+def test_film_looks_are_off_by_default_and_change_nothing_then():
+    a = replace(GEOMETRY_ONLY)
+    assert a.unsharp == 0.0 and a.local_contrast == 0.0
+    img = _plate()
+    assert np.array_equal(_photometric(img, np.random.default_rng(0), a), img)
+
+
+def test_unsharp_turns_a_filled_plate_into_an_outline_with_a_darker_interior():
+    img = _plate()
+    out = _photometric(img, np.random.default_rng(5), replace(GEOMETRY_ONLY, unsharp=1.0))
+    assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
+    edge, centre = out[26, 48], out[48, 48]  # just inside the plate's border vs its middle
+    assert edge > centre + 0.05, (edge, centre)
+    again = _photometric(img, np.random.default_rng(5), replace(GEOMETRY_ONLY, unsharp=1.0))
+    assert np.array_equal(out, again)  # randomness from the generator alone (resumable runs)
+
+
+def test_local_contrast_stays_in_range_and_changes_the_image():
+    img = np.clip(_plate() + np.linspace(0, 0.15, 96, dtype=np.float32)[None, :], 0, 1)
+    out = _photometric(img, np.random.default_rng(2), replace(GEOMETRY_ONLY, local_contrast=1.0))
+    assert out.shape == img.shape and out.min() >= 0.0 and out.max() <= 1.0
+    assert float(np.abs(out - img).mean()) > 0.01
