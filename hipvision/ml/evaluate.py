@@ -18,10 +18,11 @@ from hipvision.core.atomic import write_text_atomic
 from hipvision.core.geometry import GeometryError
 from hipvision.core.jobs import check_cancel
 from hipvision.ml.data import Sample, samples_from_coco, samples_from_project
-from hipvision.ml.metrics import HipComparison, compare, summarise
+from hipvision.ml.metrics import HipComparison, by_head_size, compare, summarise
 
 _COLUMNS = ("image", "split", "side", "na_true", "na_pred", "na_abs_err", "head_err_px", "rim_err_px",
-            "radius_err_px", "head_err_mm", "rim_err_mm", "grade_true", "grade_pred", "head_located")
+            "radius_err_px", "head_err_mm", "rim_err_mm", "grade_true", "grade_pred", "head_located",
+            "head_radius_px")
 
 
 @dataclass
@@ -53,10 +54,23 @@ class EvalReport:
                 vals += [f"{m['head_err_mm']:.2f}" if "head_err_mm" in m else "–",
                          f"{m['rim_err_mm']:.2f}" if "rim_err_mm" in m else "–"]
             lines.append("| " + " | ".join(str(v) for v in vals) + " |")
+        lines += self._size_table()
         if self.failed:
             lines += ["", f"{len(self.failed)} image(s) could not be evaluated:"]
             lines += [f"- {img}: {why}" for img, why in self.failed]
         return "\n".join(lines) + "\n"
+
+    def _size_table(self) -> list[str]:
+        bands = by_head_size(self.rows)
+        if len(bands) < 2:
+            return []
+        lines = ["", "By true head radius (full-resolution pixels; a 1-px error moves the NA by ~57°/radius):", "",
+                 "| head radius | hips | heads located (%) | NA MAE (°) | median (°) | ≤5° (%) | rim err (px) |",
+                 "|---|---|---|---|---|---|---|"]
+        for label, m in bands:
+            lines.append(f"| {label} | {m['hips']} | {m['located']:.1f} | {m['na_mae']:.2f} | {m['na_median_ae']:.2f} "
+                         f"| {m['within_5']:.1f} | {m['rim_err_px']:.2f} |")
+        return lines
 
     def csv_text(self) -> str:
         buf = io.StringIO()

@@ -33,6 +33,7 @@ class HipComparison:
     grade_true: str
     grade_pred: str
     head_located: bool = True  # predicted head within LOCATED_SHARE of the true inter-head distance
+    head_radius_px: float = math.nan  # the true head radius, full-resolution pixels
 
     @property
     def na_abs_err(self) -> float:
@@ -73,6 +74,7 @@ def compare(image: str, pred: HipLandmarks, truth: HipLandmarks, *, split: str =
             head_err_mm=_mm(hdx, hdy, spacing), rim_err_mm=_mm(rdx, rdy, spacing),
             grade_true=grade_hint(na_t, thresholds).value, grade_pred=grade_hint(na_p, thresholds).value,
             head_located=math.hypot(hdx, hdy) <= LOCATED_SHARE * inter_head,
+            head_radius_px=float(t.head_r),
         ))
     return out
 
@@ -101,4 +103,22 @@ def summarise(rows: Sequence[HipComparison]) -> dict:
     if all(r.head_err_mm is not None for r in rows):
         out["head_err_mm"] = float(np.mean([r.head_err_mm for r in rows]))
         out["rim_err_mm"] = float(np.mean([r.rim_err_mm for r in rows]))
+    return out
+
+
+# True head radius bands (full-resolution pixels) for the by-size table. The NA is an angle
+# between points about one head radius apart, so a 1-px error moves it by ~57°/radius: about
+# 6° at a 10-px head, 1.4° at a 40-px one. Small heads (a toy dog on a whole-body film, a
+# downscaled export) bound what any model can do; the table says where the error comes from.
+RADIUS_BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 40.0), (40.0, math.inf))
+
+
+def by_head_size(rows: Sequence[HipComparison]) -> list[tuple[str, dict]]:
+    """[(band label, summarise() of its hips)] for the bands that hold hips."""
+    out = []
+    for lo, hi in RADIUS_BANDS:
+        part = [r for r in rows if lo <= r.head_radius_px < hi]
+        if part:
+            label = f"< {hi:.0f} px" if lo == 0 else f">= {lo:.0f} px" if math.isinf(hi) else f"{lo:.0f}-{hi:.0f} px"
+            out.append((label, summarise(part)))
     return out

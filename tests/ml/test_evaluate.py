@@ -86,3 +86,21 @@ def test_a_head_counts_as_located_within_a_tenth_of_the_inter_head_distance():
     rows = compare("b", far, truth)
     assert [r.head_located for r in rows] == [False, True]
     assert summarise(rows)["located"] == 50.0
+
+
+def test_the_report_splits_the_error_by_true_head_size():
+    from hipvision.ml.evaluate import EvalReport
+    from hipvision.ml.metrics import by_head_size
+
+    small = HipLandmarks(left=SideLandmarks(140, 100, 6, 142, 92), right=SideLandmarks(60, 100, 6, 58, 92))
+    rows = compare("big", TRUTH.with_side("left", _rotate_rim(TRUTH.left, 2.0)), TRUTH)  # 40 px heads
+    rows += compare("small", small.with_side("left", _rotate_rim(small.left, 12.0)), small)  # 6 px heads
+    assert sorted(r.head_radius_px for r in rows) == [6, 6, 40, 40]
+    bands = dict(by_head_size(rows))
+    assert set(bands) == {"< 10 px", ">= 40 px"}
+    assert bands["< 10 px"]["na_mae"] == pytest.approx(6.0) and bands[">= 40 px"]["na_mae"] == pytest.approx(1.0)
+    report = EvalReport(model_id="m", model_description="m", by_split={"all": summarise(rows)}, rows=rows)
+    text = report.to_markdown()
+    assert "By true head radius" in text
+    assert "| < 10 px | 2 | 100.0 | 6.00 |" in text and "| >= 40 px | 2 | 100.0 | 1.00 |" in text
+    assert "head_radius_px" in report.csv_text().splitlines()[0]
