@@ -34,6 +34,7 @@ class Orthanc:
     http_port: int
     dicom_port: int
     folder: Path
+    move_port: int = 0  # where Orthanc sends a C-MOVE for HIPVISION (and MOVER): our storage SCP listens there
     uploaded: dict[str, list[str]] = field(default_factory=dict)  # study UID -> SOP instance UIDs
 
     @property
@@ -80,7 +81,7 @@ class Orthanc:
         return self.get(f"/instances/{hit['ID']}/file").content
 
 
-def _config(folder: Path, http_port: int, dicom_port: int) -> dict:
+def _config(folder: Path, http_port: int, dicom_port: int, move_port: int) -> dict:
     return {
         "Name": "hipvision-tests",
         "StorageDirectory": str(folder / "storage"),
@@ -93,8 +94,10 @@ def _config(folder: Path, http_port: int, dicom_port: int) -> dict:
         "RegisteredUsers": {USER: PASSWORD},
         "Plugins": [PLUGINS],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-        # Our AE may query and retrieve; C-GET sends back on the same association, so no port of ours is listened to.
-        "DicomModalities": {"hipvision": ["HIPVISION", "127.0.0.1", free_port()]},
+        # Our AE may query and retrieve. C-GET sends back on the same association; a C-MOVE goes to the
+        # AE's port, where the test's retrieve listens. MOVER is a PACS policy without C-GET (C-MOVE only).
+        "DicomModalities": {"hipvision": ["HIPVISION", "127.0.0.1", move_port],
+                            "mover": {"AET": "MOVER", "Host": "127.0.0.1", "Port": move_port, "AllowGet": False}},
         "DicomCheckCalledAet": True,
         "DicomAlwaysAllowEcho": True,
         "DicomAlwaysAllowStore": True,
@@ -125,12 +128,12 @@ def orthanc(tmp_path_factory):
     if not os.path.exists(ORTHANC):
         pytest.skip(f"{ORTHANC} is missing (apt-get install orthanc orthanc-dicomweb)")
     folder = tmp_path_factory.mktemp("orthanc")
-    http_port, dicom_port = free_port(), free_port()
-    (folder / "config.json").write_text(json.dumps(_config(folder, http_port, dicom_port), indent=1))
+    http_port, dicom_port, move_port = free_port(), free_port(), free_port()
+    (folder / "config.json").write_text(json.dumps(_config(folder, http_port, dicom_port, move_port), indent=1))
     log = folder / "orthanc.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([ORTHANC, str(folder / "config.json")], stdout=out, stderr=subprocess.STDOUT)
-    server = Orthanc(http_port, dicom_port, folder)
+    server = Orthanc(http_port, dicom_port, folder, move_port)
     try:
         _wait_up(proc, server.rest, log)
         _upload_studies(server)
