@@ -158,12 +158,15 @@ def web_errors(server: PacsServer, what: str) -> Iterator[None]:
 
 # --- DIMSE ------------------------------------------------------------------------------------------------------
 
-def _probe(server: PacsServer) -> None:
-    """Connect once by TCP so that a down server or a wrong port reads as such: pynetdicom only
-    logs why an association could not start."""
+def _probe(server: PacsServer, context: ssl.SSLContext | None) -> None:
+    """Connect once by TCP (and, with `context`, shake hands by TLS) so that a down server, a wrong
+    port or an untrusted certificate reads as such: pynetdicom only logs why an association could
+    not start."""
     try:
-        with socket.create_connection((server.host, server.port), timeout=min(10.0, server.timeout_s)):
-            pass
+        with socket.create_connection((server.host, server.port), timeout=min(10.0, server.timeout_s)) as sock:
+            if context is not None:
+                with context.wrap_socket(sock, server_hostname=server.host):
+                    pass
     except TimeoutError:
         raise PacsError(f"cannot reach {server.label}: no answer within {min(10.0, server.timeout_s):g} s") from None
     except OSError as exc:
@@ -203,7 +206,8 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
     from pynetdicom import AE
     from pynetdicom.pdu_primitives import UserIdentityNegotiation
 
-    _probe(server)
+    context = tls_context() if server.tls else None
+    _probe(server, context)
     ae = AE(ae_title=server.calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = server.timeout_s
     ae.connection_timeout = min(10.0, server.timeout_s)
@@ -220,7 +224,7 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
             identity.user_identity_type = 5  # JSON web token
             identity.primary_field = secret.encode()
         ext_neg.append(identity)
-    tls_args = (tls_context(), server.host) if server.tls else None
+    tls_args = (context, server.host) if context is not None else None
     with _quiet_pynetdicom():
         started = time.monotonic()
         try:
