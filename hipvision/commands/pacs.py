@@ -44,7 +44,7 @@ def register(sub) -> None:
     q.set_defaults(func=run_query)
 
     r = psub.add_parser("retrieve", help="fetch one study into a folder and import it into its project",
-                        description="Fetch every image of the study (WADO-RS or C-GET) into FOLDER as "
+                        description="Fetch every image of the study (WADO-RS, C-GET or C-MOVE) into FOLDER as "
                                     "<SOPInstanceUID>.dcm, then register them in FOLDER's project. Objects "
                                     "without pixel data (SR, KO, PR) are listed and not written.")
     _server_flags(r)
