@@ -44,12 +44,17 @@ def register(sub) -> None:
     q.set_defaults(func=run_query)
 
     r = psub.add_parser("retrieve", help="fetch one study into a folder and import it into its project",
-                        description="Fetch every image of the study (WADO-RS or C-GET) into FOLDER as "
+                        description="Fetch every image of the study (WADO-RS, C-GET or C-MOVE) into FOLDER as "
                                     "<SOPInstanceUID>.dcm, then register them in FOLDER's project. Objects "
                                     "without pixel data (SR, KO, PR) are listed and not written.")
     _server_flags(r)
     r.add_argument("--study", required=True, metavar="UID", help="Study Instance UID (from `hipvision pacs query`)")
     r.add_argument("--into", required=True, metavar="FOLDER", help="project folder (created if missing)")
+    r.add_argument("--method", choices=("auto", "get", "move"), default="auto",
+                   help="DIMSE only: C-GET, C-MOVE, or auto (C-GET, and C-MOVE when the PACS refuses C-GET)")
+    r.add_argument("--move-port", type=int, default=None, metavar="N",
+                   help="port HipVision listens on for a C-MOVE; the PACS must know our AE title at this "
+                        "computer's address and this port (default: the pacs_move_port setting, 11112)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=run_retrieve)
     _register_send(psub)
@@ -113,10 +118,14 @@ def run_retrieve(args) -> int:
     from hipvision.pacs.retrieve import RetrieveConfig, retrieve_study
 
     try:
-        config = RetrieveConfig(server=_server(args), study_uid=args.study.strip(), into=Path(args.into))
+        config = RetrieveConfig(server=_server(args), study_uid=args.study.strip(), into=Path(args.into),
+                                method=args.method, move_port=_move_port(args))
     except ValueError as exc:
-        raise CommandError(str(exc).replace("RetrieveConfig.study_uid", "--study")
-                           .replace("RetrieveConfig.into", "--into")) from None
+        text = str(exc)
+        for field, flag in (("study_uid", "--study"), ("into", "--into"), ("method", "--method"),
+                            ("move_port", "--move-port")):
+            text = text.replace(f"RetrieveConfig.{field}", flag)
+        raise CommandError(text) from None
     bar, progress = tqdm_progress("retrieve", unit="obj", disable=args.quiet)
     try:
         report = retrieve_study(config, progress=progress)
@@ -139,6 +148,18 @@ def run_retrieve(args) -> int:
             print(f"unreadable: {rel}: {reason}")
         print(f"{project.root}: {imported.summary()}")
     return 0
+
+
+def _move_port(args) -> int:
+    """--move-port, else the user's setting (the one Preferences edits), else the default."""
+    if args.move_port is not None:
+        return args.move_port
+    from hipvision.core.settings import AppSettings, SettingsError, load_settings
+
+    try:
+        return load_settings().pacs_move_port
+    except SettingsError:  # a broken settings file is the GUI's to report; the default port still works
+        return AppSettings().pacs_move_port
 
 
 def _register_send(psub) -> None:

@@ -50,6 +50,9 @@ class AppSettings:
     pacs_servers: tuple[str, ...] = field(default_factory=tuple)
     pacs_calling_ae: str = "HIPVISION"
     pacs_username: str = ""
+    # The port a C-MOVE's images come to (our AE title there must be registered on the PACS): 11112,
+    # DICOM's registered port, which unlike 104 needs no administrator rights.
+    pacs_move_port: int = 11112
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, GradeThresholds):
@@ -91,6 +94,9 @@ class AppSettings:
             value = getattr(self, key)
             if not isinstance(value, str) or any(c in value for c in "\r\n"):
                 raise SettingsError(f"AppSettings.{key} must be one line of text, got {value!r}")
+        port = self.pacs_move_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise SettingsError(f"AppSettings.pacs_move_port must be a port number 1..65535, got {port!r}")
 
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)
@@ -123,6 +129,7 @@ class AppSettings:
             "pacs_servers": list(self.pacs_servers),
             "pacs_calling_ae": self.pacs_calling_ae,
             "pacs_username": self.pacs_username,
+            "pacs_move_port": self.pacs_move_port,
         }
 
     @classmethod
@@ -141,7 +148,8 @@ class AppSettings:
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
         for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects", "synthetic_share",
-                    "synthetic_until", "pacs_servers", "pacs_calling_ae", "pacs_username"):
+                    "synthetic_until", "pacs_servers", "pacs_calling_ae", "pacs_username",
+                    "pacs_move_port"):
             if key in d:
                 kwargs[key] = d[key]
         return cls(**kwargs)

@@ -7,6 +7,7 @@ DIMSE: a pynetdicom association. Both libraries are imported here, inside the fu
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import time
@@ -29,6 +30,9 @@ def _reason(exc: BaseException) -> str:
             return "connection refused"
         if isinstance(e, socket.gaierror):
             return "unknown host"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return (f"its TLS certificate is not trusted ({e.verify_message or e.reason}); give the CA certificate "
+                    f"that signed it in {CA_ENV}")
         if isinstance(e, ssl.SSLError):
             return f"TLS failed ({e.reason or e})"
         stack.extend([e.__cause__, e.__context__, *(a for a in e.args if isinstance(a, BaseException))])
@@ -41,6 +45,38 @@ def _reason(exc: BaseException) -> str:
     if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
         return "unknown host"
     return type(exc).__name__
+
+
+# A clinic's own CA: the variable requests honours for DICOMweb, applied to DIMSE TLS as well, so one
+# setting serves both protocols. Without it: requests' CA bundle (certifi) and the system's store for DIMSE.
+CA_ENV = "REQUESTS_CA_BUNDLE"
+
+
+def ca_file() -> str | None:
+    """The CA bundle named by REQUESTS_CA_BUNDLE, or None; a missing file is a PacsError naming it
+    (requests would raise a bare OSError from deep inside)."""
+    path = os.environ.get(CA_ENV, "").strip()
+    if not path:
+        return None
+    if not os.path.exists(path):
+        raise PacsError(f"{CA_ENV}={path}: no such CA certificate file or folder")
+    return path
+
+
+def tls_context() -> ssl.SSLContext:
+    """A client TLS context that checks the server's certificate and host name against the system's
+    CAs plus the one in REQUESTS_CA_BUNDLE."""
+    context = ssl.create_default_context()
+    path = ca_file()
+    if path:
+        try:
+            if os.path.isdir(path):
+                context.load_verify_locations(capath=path)
+            else:
+                context.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise PacsError(f"{CA_ENV}={path}: not a PEM CA certificate file ({exc})") from None
+    return context
 
 
 # --- DICOMweb ---------------------------------------------------------------------------------------------------
@@ -59,6 +95,7 @@ def web_client(server: PacsServer):
             query = build_query_string(params).replace("%2A", "*").replace("%3F", "?")
             return super()._http_get(url + query, None, headers, stream)
 
+    ca_file()  # a wrong REQUESTS_CA_BUNDLE is one clear line, before any request
     session = requests.Session()
     secret = secret_for(server)
     if secret and server.username:
@@ -104,7 +141,10 @@ def web_errors(server: PacsServer, what: str) -> Iterator[None]:
         response = exc.response
         status = response.status_code if response is not None else 0
         if status in (401, 403):
-            detail = "no credentials were given" if secret_for(server) is None else "check the user name and secret"
+            if secret_for(server) is None:
+                detail = "no credentials were given"
+            else:
+                detail = "check the user name and secret" if server.username else "check the bearer token"
             raise PacsError(f"{server.label} refused the credentials (HTTP {status}); {detail}") from None
         reason = f" {response.reason}" if response is not None and response.reason else ""
         raise PacsError(f"{server.label}: {what} failed (HTTP {status}{reason})") from None
@@ -118,12 +158,15 @@ def web_errors(server: PacsServer, what: str) -> Iterator[None]:
 
 # --- DIMSE ------------------------------------------------------------------------------------------------------
 
-def _probe(server: PacsServer) -> None:
-    """Connect once by TCP so that a down server or a wrong port reads as such: pynetdicom only
-    logs why an association could not start."""
+def _probe(server: PacsServer, context: ssl.SSLContext | None) -> None:
+    """Connect once by TCP (and, with `context`, shake hands by TLS) so that a down server, a wrong
+    port or an untrusted certificate reads as such: pynetdicom only logs why an association could
+    not start."""
     try:
-        with socket.create_connection((server.host, server.port), timeout=min(10.0, server.timeout_s)):
-            pass
+        with socket.create_connection((server.host, server.port), timeout=min(10.0, server.timeout_s)) as sock:
+            if context is not None:
+                with context.wrap_socket(sock, server_hostname=server.host):
+                    pass
     except TimeoutError:
         raise PacsError(f"cannot reach {server.label}: no answer within {min(10.0, server.timeout_s):g} s") from None
     except OSError as exc:
@@ -163,7 +206,8 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
     from pynetdicom import AE
     from pynetdicom.pdu_primitives import UserIdentityNegotiation
 
-    _probe(server)
+    context = tls_context() if server.tls else None
+    _probe(server, context)
     ae = AE(ae_title=server.calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = server.timeout_s
     ae.connection_timeout = min(10.0, server.timeout_s)
@@ -180,7 +224,7 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
             identity.user_identity_type = 5  # JSON web token
             identity.primary_field = secret.encode()
         ext_neg.append(identity)
-    tls_args = (ssl.create_default_context(), server.host) if server.tls else None
+    tls_args = (context, server.host) if context is not None else None
     with _quiet_pynetdicom():
         started = time.monotonic()
         try:
@@ -217,5 +261,6 @@ def check_status(server: PacsServer, status, what: str) -> int:
     """The status code of a DIMSE response; a missing one (timeout, abort) is a PacsError."""
     code = getattr(status, "Status", None)
     if code is None:
-        raise PacsError(f"{server.label}: {what}: no response (the association timed out or was aborted)")
+        raise PacsError(f"{server.label}: {what}: no response (the association timed out or was aborted; does the "
+                        f"PACS accept requests from AE title '{server.calling_ae}'?)")
     return int(code)

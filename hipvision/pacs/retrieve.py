@@ -1,36 +1,53 @@
 """Fetch one study from a PACS into a folder: `retrieve_study(RetrieveConfig(...), progress=, cancel=)`
-over WADO-RS or C-GET. Each image lands atomically as `<SOPInstanceUID>.dcm`; objects without pixel
-data (SR, KO, PR, PDF...) are not written and are listed with the reason."""
+over WADO-RS, C-GET or C-MOVE (`pacs.move`). Each image lands atomically as `<SOPInstanceUID>.dcm`;
+objects without pixel data (SR, KO, PR, PDF...) are not written and are listed with the reason."""
 
 from __future__ import annotations
 
-import queue
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from hipvision.core.atomic import WriteError, atomic_path
 from hipvision.core.jobs import Cancelled, check_cancel
 from hipvision.pacs.connect import association, check_status, search_all, web_client, web_errors
+from hipvision.pacs.receive import (
+    UID_RE,
+    RetrieveReport,
+    Sink,
+    finish,
+    storage_contexts,
+    store_handler,
+    study_exists,
+    study_identifier,
+    sub_operations,
+)
 from hipvision.pacs.server import PacsError, PacsServer
 
-_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+__all__ = ["DEFAULT_MOVE_PORT", "METHODS", "RetrieveConfig", "RetrieveReport", "retrieve_study"]
+
+# "auto": C-GET, and C-MOVE when the PACS refuses C-GET. DICOMweb servers always use WADO-RS.
+METHODS = ("auto", "get", "move")
+# The port our storage SCP listens on for C-MOVE: 11112 is DICOM's registered port and, unlike
+# 104, needs no administrator rights.
+DEFAULT_MOVE_PORT = 11112
 
 
 def _check_uid(field_name: str, value: str) -> None:
-    if not isinstance(value, str) or len(value) > 64 or not _UID_RE.match(value):
+    if not isinstance(value, str) or len(value) > 64 or not UID_RE.match(value):
         raise ValueError(f"{field_name}: {value!r} is not a DICOM UID (digits and dots, at most 64)")
 
 
 @dataclass(frozen=True)
 class RetrieveConfig:
-    """Which study from which server, into which folder (created if missing)."""
+    """Which study from which server, into which folder (created if missing); for DIMSE, by which
+    `method`, and the `move_port` the PACS sends a C-MOVE's images to (it must know our AE title
+    `server.calling_ae` at this computer's address and that port)."""
 
     server: PacsServer
     study_uid: str
     into: Path
+    method: str = "auto"
+    move_port: int = DEFAULT_MOVE_PORT
 
     def __post_init__(self) -> None:
         if not isinstance(self.server, PacsServer):
@@ -41,70 +58,13 @@ class RetrieveConfig:
         object.__setattr__(self, "into", Path(self.into))
         if self.into.exists() and not self.into.is_dir():
             raise ValueError(f"RetrieveConfig.into: {self.into} is a file, not a folder")
-
-
-@dataclass(frozen=True)
-class RetrieveReport:
-    """`saved`: the image files written; `skipped`: (SOP instance UID, reason) of each object left out."""
-
-    saved: tuple[Path, ...] = ()
-    skipped: tuple[tuple[str, str], ...] = field(default=())
-
-    def summary(self) -> str:
-        text = f"{len(self.saved)} image(s) saved"
-        return text + (f", {len(self.skipped)} non-image object(s) skipped" if self.skipped else "")
-
-
-def _not_an_image(ds) -> str | None:
-    """Why `ds` is not kept (None: it is an image). The SOP class names what it is, e.g.
-    "Basic Text SR Storage: no pixel data"."""
-    if any(k in ds for k in _PIXEL_KEYWORDS):
-        return None
-    sop_class = ds.get("SOPClassUID", "")
-    name = getattr(sop_class, "name", "") or str(sop_class) or "unknown object"
-    return f"{name}: no pixel data"
-
-
-class _Sink:
-    """Where received objects go: images written atomically, others noted. Thread-safe for C-GET,
-    whose C-STORE handler runs in pynetdicom's association thread; the caller's thread drains
-    `arrived` so that progress and on_file are called from the thread that called retrieve_study."""
-
-    def __init__(self, into: Path) -> None:
-        self.into = into
-        self.arrived: queue.Queue[Path] = queue.Queue()
-        self.saved: list[Path] = []
-        self.skipped: list[tuple[str, str]] = []
-        self.error: Exception | None = None
-
-    def take(self, ds) -> Path | None:
-        uid = str(ds.get("SOPInstanceUID", ""))
-        reason = _not_an_image(ds)
-        if reason is not None:
-            self.skipped.append((uid or "?", reason))
-            return None
-        if not _UID_RE.match(uid) or len(uid) > 64:  # the name of a file in the user's folder: no "../"
-            self.skipped.append((uid or "?", "no valid SOP Instance UID"))
-            return None
-        import pydicom
-
-        path = self.into / f"{uid}.dcm"
-        with atomic_path(path) as tmp:
-            pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
-        self.arrived.put(path)
-        return path
-
-    def drain(self, on_arrival: Callable[[Path], None]) -> None:
-        while True:
-            try:
-                path = self.arrived.get_nowait()
-            except queue.Empty:
-                return
-            self.saved.append(path)
-            on_arrival(path)
-
-    def report(self) -> RetrieveReport:
-        return RetrieveReport(saved=tuple(self.saved), skipped=tuple(self.skipped))
+        if self.method not in METHODS:
+            raise ValueError(f"RetrieveConfig.method: expected one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method != "auto" and self.server.kind != "dimse":
+            raise ValueError(f"RetrieveConfig.method: {self.method!r} needs a DIMSE server (AET@host:port); "
+                             f"{self.server.label} is DICOMweb")
+        if isinstance(self.move_port, bool) or not isinstance(self.move_port, int) or not 1 <= self.move_port <= 65535:
+            raise ValueError(f"RetrieveConfig.move_port: expected 1..65535, got {self.move_port!r}")
 
 
 def retrieve_study(config: RetrieveConfig, *, progress=None, cancel=None,
@@ -114,15 +74,27 @@ def retrieve_study(config: RetrieveConfig, *, progress=None, cancel=None,
 
     `progress(done, total, message)` counts objects; `on_file(path)` is called for each image as
     soon as it is on disk, so a viewer can open it while the rest arrives."""
-    sink = _Sink(config.into)  # the folder is made by the first file written: a failed retrieve leaves no trace
+    from hipvision.pacs.move import cmove
+
+    sink = Sink(config.into)  # the folder is made by the first file written: a failed retrieve leaves no trace
     if config.server.kind == "dicomweb":
         _wado(config, sink, progress, cancel, on_file)
-    else:
+    elif config.method == "move":
+        cmove(config, sink, progress, cancel, on_file)
+    elif config.method == "get":
         _cget(config, sink, progress, cancel, on_file)
+    else:
+        try:
+            _cget(config, sink, progress, cancel, on_file)
+        except GetRefused as refused:
+            try:
+                cmove(config, sink, progress, cancel, on_file)
+            except PacsError as exc:  # one line: why C-MOVE failed, and that C-GET did too
+                raise PacsError(f"{exc} (C-GET was refused too: {refused.why})") from None
     return sink.report()
 
 
-def _wado(config: RetrieveConfig, sink: _Sink, progress, cancel, on_file) -> None:
+def _wado(config: RetrieveConfig, sink: Sink, progress, cancel, on_file) -> None:
     server = config.server
     client = web_client(server)
     with web_errors(server, "retrieve"):
@@ -139,7 +111,7 @@ def _wado(config: RetrieveConfig, sink: _Sink, progress, cancel, on_file) -> Non
             # transfer-syntax=*: the object as stored, so a lossless original is not transcoded on the way
             ds = client.retrieve_instance(config.study_uid, series, sop, media_types=(("application/dicom", "*"),))
         sink.take(ds)
-        sink.drain(lambda path: on_file(path) if on_file else None)
+        sink.drain(on_file)
         if progress is not None:
             progress(i + 1, len(instances), sop)
 
@@ -149,119 +121,65 @@ def _value(row: dict, tag: str) -> str:
     return str(values[0])
 
 
-# C-GET asks the PACS to send the objects back on the same association, so we must offer (as SCP)
-# a storage context for every SOP class the study may hold: the radiograph classes with any transfer
-# syntax (no transcoding of a compressed original), and the usual non-image objects so that they can
-# be received and named rather than failing the sub-operation.
-_IMAGE_CLASSES = (
-    "ComputedRadiographyImageStorage", "DigitalXRayImageStorageForPresentation",
-    "DigitalXRayImageStorageForProcessing", "DigitalMammographyXRayImageStorageForPresentation",
-    "SecondaryCaptureImageStorage", "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
-    "MultiFrameGrayscaleWordSecondaryCaptureImageStorage", "MultiFrameTrueColorSecondaryCaptureImageStorage",
-    "CTImageStorage", "MRImageStorage", "UltrasoundImageStorage", "XRayAngiographicImageStorage",
-    "XRayRadiofluoroscopicImageStorage", "VLPhotographicImageStorage",
-)
-_OTHER_CLASSES = (
-    "BasicTextSRStorage", "EnhancedSRStorage", "ComprehensiveSRStorage", "Comprehensive3DSRStorage",
-    "XRayRadiationDoseSRStorage", "KeyObjectSelectionDocumentStorage", "GrayscaleSoftcopyPresentationStateStorage",
-    "EncapsulatedPDFStorage",
-)
+class GetRefused(PacsError):
+    """The PACS will not do C-GET for us (no C-GET context accepted, the request refused or
+    aborted) and sent nothing: C-MOVE may still work."""
+
+    def __init__(self, server: PacsServer, why: str) -> None:
+        super().__init__(f"{server.label} refused C-GET ({why})")
+        self.why = why
+
+
+# C-GET statuses that mean "not for you" rather than "this study failed": SOP class not supported,
+# not authorised, unable to perform sub-operations (e.g. no SCP role for us).
+_GET_REFUSALS = (0x0122, 0x0124, 0xA702)
 
 
 def _get_contexts():
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, DEFAULT_TRANSFER_SYNTAXES, build_context, build_role, sop_class
+    from pynetdicom import build_context, build_role
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
-    contexts, roles = [build_context(GET), build_context(FIND)], []
-    for names, syntaxes in ((_IMAGE_CLASSES, ALL_TRANSFER_SYNTAXES), (_OTHER_CLASSES, DEFAULT_TRANSFER_SYNTAXES)):
-        for name in names:
-            uid = getattr(sop_class, name)
-            contexts.append(build_context(uid, list(syntaxes)))
-            roles.append(build_role(uid, scp_role=True))
-    return contexts, roles
+    # C-GET sends the objects back on our association: we offer storage as SCP (role selection).
+    storage = storage_contexts()
+    contexts = [build_context(GET), build_context(FIND), *(build_context(uid, ts) for uid, ts in storage)]
+    return contexts, [build_role(uid, scp_role=True) for uid, _ in storage]
 
 
-def _cget(config: RetrieveConfig, sink: _Sink, progress, cancel, on_file) -> None:
-    from pydicom import Dataset
+def _cget(config: RetrieveConfig, sink: Sink, progress, cancel, on_file) -> None:
     from pynetdicom import evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
     server = config.server
-
-    def on_store(event) -> int:
-        if cancel is not None and cancel.is_set():
-            return 0xA700  # refused: out of resources; nothing written
-        try:
-            ds = event.dataset
-            ds.file_meta = event.file_meta
-            sink.take(ds)
-        except WriteError as exc:
-            sink.error = sink.error or exc
-            return 0xA700
-        except Exception as exc:  # noqa: BLE001 - an undecodable object fails its sub-operation, not the thread
-            sink.skipped.append((str(getattr(event.request, "AffectedSOPInstanceUID", "?")),
-                                 f"unreadable ({type(exc).__name__})"))
-            return 0xC210  # cannot understand
-        return 0x0000
-
-    identifier = Dataset()
-    identifier.QueryRetrieveLevel = "STUDY"
-    identifier.StudyInstanceUID = config.study_uid
     contexts, roles = _get_contexts()
-    done = total = 0
     final = None
-    with association(server, contexts, roles=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
-        # Ask first whether the study is there: a C-GET of an unknown study fails with a bare 0xC000.
-        if not _study_exists(server, assoc, config.study_uid):
+    handlers = [(evt.EVT_C_STORE, store_handler(sink, cancel))]
+    with association(server, contexts, roles=roles, evt_handlers=handlers) as assoc:
+        if not study_exists(server, assoc, config.study_uid):
             raise PacsError(f"{server.label}: study {config.study_uid} not found")
-        for status, _ in assoc.send_c_get(identifier, GET):
+        if not any(cx.abstract_syntax == GET for cx in assoc.accepted_contexts):
+            raise GetRefused(server, "it accepts no C-GET")
+        for status, _ in assoc.send_c_get(study_identifier(config.study_uid), GET):
+            if getattr(status, "Status", None) is None and not (sink.saved or sink.skipped or sink.arrived.qsize()):
+                raise GetRefused(server, "the request was aborted")
             code = check_status(server, status, "retrieve")
-            sink.drain(lambda path: on_file(path) if on_file else None)
-            if sink.error is not None:
-                raise sink.error
-            counts = [int(status.get(k, 0) or 0) for k in ("NumberOfRemainingSuboperations",
-                      "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations",
-                      "NumberOfWarningSuboperations")]
+            sink.drain(on_file)
+            counts = sub_operations(status)
             if code in (0xFF00, 0xFF01):
-                total, done = sum(counts), sum(counts[1:])
                 if progress is not None:
-                    progress(done, total, f"{len(sink.saved)} image(s)")
+                    progress(sum(counts[1:]), sum(counts), f"{len(sink.saved)} image(s)")
                 check_cancel(cancel)
             else:
                 final = (code, counts)
-    sink.drain(lambda path: on_file(path) if on_file else None)
-    if sink.error is not None:
-        raise sink.error
+    sink.drain(on_file)
     check_cancel(cancel)
-    code, counts = final if final is not None else (0x0000, [0, 0, 0, 0])
+    code, counts = final if final is not None else (0x0000, (0, 0, 0, 0))
     received = len(sink.saved) + len(sink.skipped)
+    if code in _GET_REFUSALS and received == 0:
+        raise GetRefused(server, f"status 0x{code:04X}")
     if code not in (0x0000, 0xB000):
         if code == 0xFE00:
             raise Cancelled()
         raise PacsError(f"{server.label}: retrieve of study {config.study_uid} failed (C-GET status 0x{code:04X})")
-    if received == 0:
-        raise PacsError(f"{server.label}: study {config.study_uid} not found")
-    failed = counts[2]
-    if failed:
-        raise PacsError(f"{server.label}: {failed} object(s) of study {config.study_uid} could not be transferred "
-                        f"({len(sink.saved)} saved)")
-    if progress is not None:
-        progress(received, received, f"{len(sink.saved)} image(s)")
+    finish(server, config.study_uid, sink, counts, progress)
 
-
-def _study_exists(server: PacsServer, assoc, study_uid: str) -> bool:
-    from pydicom import Dataset
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
-
-    identifier = Dataset()
-    identifier.QueryRetrieveLevel = "STUDY"
-    identifier.StudyInstanceUID = study_uid
-    found = False
-    for status, _ in assoc.send_c_find(identifier, FIND):
-        code = check_status(server, status, "retrieve")
-        if code in (0xFF00, 0xFF01):
-            found = True
-        elif code != 0x0000:
-            raise PacsError(f"{server.label}: retrieve failed (C-FIND status 0x{code:04X})")
-    return found

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +35,17 @@ class Orthanc:
     http_port: int
     dicom_port: int
     folder: Path
+    move_port: int = 0  # where Orthanc sends a C-MOVE for HIPVISION (and MOVER): our storage SCP listens there
     uploaded: dict[str, list[str]] = field(default_factory=dict)  # study UID -> SOP instance UIDs
+    ca: Path | None = None  # the CA that signed its certificate: HTTPS and DICOM TLS
+
+    @property
+    def verify(self) -> str | bool:
+        return str(self.ca) if self.ca else True
 
     @property
     def rest(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.http_port}"
 
     @property
     def dicomweb(self) -> str:
@@ -51,14 +58,14 @@ class Orthanc:
     def get(self, path: str):
         import requests
 
-        r = requests.get(self.rest + path, auth=(USER, PASSWORD), timeout=10)
+        r = requests.get(self.rest + path, auth=(USER, PASSWORD), timeout=10, verify=self.verify)
         r.raise_for_status()
         return r
 
     def upload(self, data: bytes) -> dict:
         import requests
 
-        r = requests.post(self.rest + "/instances", data=data, auth=(USER, PASSWORD), timeout=10)
+        r = requests.post(self.rest + "/instances", data=data, auth=(USER, PASSWORD), timeout=10, verify=self.verify)
         r.raise_for_status()
         return r.json()
 
@@ -66,7 +73,7 @@ class Orthanc:
         """SOP instance UIDs of a study as Orthanc holds it (read back through its own REST API)."""
         import requests
 
-        r = requests.post(self.rest + "/tools/find", auth=(USER, PASSWORD), timeout=10,
+        r = requests.post(self.rest + "/tools/find", auth=(USER, PASSWORD), timeout=10, verify=self.verify,
                           json={"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True})
         r.raise_for_status()
         return {row["MainDicomTags"]["SOPInstanceUID"] for row in r.json()}
@@ -74,13 +81,14 @@ class Orthanc:
     def instance_file(self, sop_uid: str) -> bytes:
         import requests
 
-        r = requests.post(self.rest + "/tools/lookup", data=sop_uid, auth=(USER, PASSWORD), timeout=10)
+        r = requests.post(self.rest + "/tools/lookup", data=sop_uid, auth=(USER, PASSWORD), timeout=10,
+                          verify=self.verify)
         r.raise_for_status()
         (hit,) = [h for h in r.json() if h["Type"] == "Instance"]
         return self.get(f"/instances/{hit['ID']}/file").content
 
 
-def _config(folder: Path, http_port: int, dicom_port: int) -> dict:
+def _config(folder: Path, http_port: int, dicom_port: int, move_port: int) -> dict:
     return {
         "Name": "hipvision-tests",
         "StorageDirectory": str(folder / "storage"),
@@ -93,8 +101,10 @@ def _config(folder: Path, http_port: int, dicom_port: int) -> dict:
         "RegisteredUsers": {USER: PASSWORD},
         "Plugins": [PLUGINS],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-        # Our AE may query and retrieve; C-GET sends back on the same association, so no port of ours is listened to.
-        "DicomModalities": {"hipvision": ["HIPVISION", "127.0.0.1", free_port()]},
+        # Our AE may query and retrieve. C-GET sends back on the same association; a C-MOVE goes to the
+        # AE's port, where the test's retrieve listens. MOVER is a PACS policy without C-GET (C-MOVE only).
+        "DicomModalities": {"hipvision": ["HIPVISION", "127.0.0.1", move_port],
+                            "mover": {"AET": "MOVER", "Host": "127.0.0.1", "Port": move_port, "AllowGet": False}},
         "DicomCheckCalledAet": True,
         "DicomAlwaysAllowEcho": True,
         "DicomAlwaysAllowStore": True,
@@ -104,7 +114,7 @@ def _config(folder: Path, http_port: int, dicom_port: int) -> dict:
     }
 
 
-def _wait_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 30.0) -> None:
+def _wait_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 30.0, verify: str | bool = True) -> None:
     import requests
 
     deadline = time.monotonic() + seconds
@@ -112,7 +122,7 @@ def _wait_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 30.0)
         if proc.poll() is not None:
             raise RuntimeError(f"Orthanc exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            if requests.get(url + "/system", auth=(USER, PASSWORD), timeout=1).ok:
+            if requests.get(url + "/system", auth=(USER, PASSWORD), timeout=1, verify=verify).ok:
                 return
         except requests.RequestException:
             pass
@@ -120,19 +130,17 @@ def _wait_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 30.0)
     raise RuntimeError(f"Orthanc did not answer within {seconds} s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory):
+@contextmanager
+def _running(folder: Path, config: dict, server: Orthanc):
+    """Orthanc started on `config`, answering, with the test studies uploaded; stopped on exit."""
     if not os.path.exists(ORTHANC):
         pytest.skip(f"{ORTHANC} is missing (apt-get install orthanc orthanc-dicomweb)")
-    folder = tmp_path_factory.mktemp("orthanc")
-    http_port, dicom_port = free_port(), free_port()
-    (folder / "config.json").write_text(json.dumps(_config(folder, http_port, dicom_port), indent=1))
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
     log = folder / "orthanc.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([ORTHANC, str(folder / "config.json")], stdout=out, stderr=subprocess.STDOUT)
-    server = Orthanc(http_port, dicom_port, folder)
     try:
-        _wait_up(proc, server.rest, log)
+        _wait_up(proc, server.rest, log, verify=server.verify)
         _upload_studies(server)
         yield server
     finally:
@@ -143,6 +151,38 @@ def orthanc(tmp_path_factory):
             proc.kill()
             proc.wait()
         shutil.rmtree(folder / "storage", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("orthanc")
+    http_port, dicom_port, move_port = free_port(), free_port(), free_port()
+    with _running(folder, _config(folder, http_port, dicom_port, move_port),
+                  Orthanc(http_port, dicom_port, folder, move_port)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def orthanc_tls(tmp_path_factory):
+    """A second Orthanc reached only over TLS, its certificates signed by a throwaway clinic CA
+    (`.ca`): DICOM TLS by Orthanc itself (no client certificate asked: HipVision authenticates with
+    its user), HTTPS by a TLS proxy in front of its loopback HTTP port (see TlsProxy for why)."""
+    from tests.pacs.certs import TlsProxy, make_certificates
+
+    folder = tmp_path_factory.mktemp("orthanc-tls")
+    certs = make_certificates(folder / "certs")
+    http_port, dicom_port = free_port(), free_port()
+    config = _config(folder, http_port, dicom_port, free_port())
+    config.update({
+        "DicomTlsEnabled": True, "DicomTlsCertificate": str(certs.cert), "DicomTlsPrivateKey": str(certs.key),
+        "DicomTlsTrustedCertificates": str(certs.ca), "DicomTlsRemoteCertificateRequired": False,
+    })
+    proxy = TlsProxy(certs.cert, certs.key, http_port)
+    try:
+        with _running(folder, config, Orthanc(proxy.port, dicom_port, folder, ca=certs.ca)) as server:
+            yield server
+    finally:
+        proxy.close()
 
 
 # --- the studies ------------------------------------------------------------------------------------------------
