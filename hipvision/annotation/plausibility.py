@@ -35,6 +35,10 @@ class PlausibilityLimits:
     radius_distance_min: float = 0.05
     radius_distance_max: float = 0.35
     radius_ratio_max: float = 1.5  # larger / smaller head radius: one dog has two similar heads
+    # Below this head radius (full-resolution pixels) the pixels themselves limit the NA: it is an
+    # angle between points about a radius apart, so a 1-px error moves it by ~57°/radius (7° at
+    # 8 px). On wide-field phantoms, 8-15 px heads gave a 3.8° NA error where 30+ px heads gave 0.9°.
+    radius_px_min: float = 8.0
     low_confidence: float = LOW_CONFIDENCE
 
     def __post_init__(self) -> None:
@@ -50,7 +54,8 @@ DEFAULT_LIMITS = PlausibilityLimits()
 
 @dataclass(frozen=True)
 class Concern:
-    code: str  # low_confidence | na_range | heads_overlap | radius_image | radius_distance | radius_mismatch
+    code: str  # low_confidence | na_range | heads_overlap | radius_image | radius_distance | radius_mismatch |
+    # small_heads
     text: str  # for the banner, the panel and tooltips
 
 
@@ -97,6 +102,10 @@ def assess(lm: HipLandmarks, image_size: tuple[int, int] | None = None, confiden
         short = min(image_size)
         if r_small / short < limits.radius_image_min or r_big / short > limits.radius_image_max:
             concerns.append(Concern("radius_image", "head radius implausible for the image size"))
+    if 0 < r_small < limits.radius_px_min:
+        per_px = math.degrees(1.0 / r_small)
+        concerns.append(Concern("small_heads", f"the femoral heads are only {r_small:.0f} px in radius: a 1-px "
+                                               f"error moves the NA by ~{per_px:.0f}°; open the full-resolution image"))
     if r_big / r_small > limits.radius_ratio_max:
         concerns.append(Concern("radius_mismatch", "the two femoral heads differ too much in size"))
     return Assessment(tuple(concerns), low)

@@ -51,3 +51,14 @@ def test_limits_validate_and_mirror_the_predictor():
         PlausibilityLimits(na_min=150)
     predict = pytest.importorskip("hipvision.ml.predict")
     assert LOW_CONFIDENCE == predict.LOW_CONFIDENCE
+
+
+def test_heads_a_few_pixels_across_are_flagged_with_what_a_pixel_costs():
+    # A toy dog on a downscaled whole-body export: 6-px heads 55 px apart, otherwise plausible.
+    small = HipLandmarks(left=SideLandmarks(155, 300, 6, 159, 294), right=SideLandmarks(100, 300, 6, 96, 294))
+    a = assess(small, (400, 400))
+    assert codes(a) == {"small_heads"}
+    assert "6 px" in a.summary() and "~10°" in a.summary()  # 57.3° / 6 px
+    # The same film at full resolution (heads 4x larger) is fine.
+    big = HipLandmarks(left=SideLandmarks(620, 1200, 24, 636, 1176), right=SideLandmarks(400, 1200, 24, 384, 1176))
+    assert not assess(big, (1600, 1600)).doubtful
