@@ -55,12 +55,13 @@ class SendDialog(EngineDialog):
 
     def __init__(self, window):
         super().__init__(window, "Send reports to PACS")
-        self.setMinimumWidth(520)  # the reader field's hint and a long server URL stay readable
+        self.setMinimumWidth(600)  # the reasons, the reader field's hint and a long server URL stay readable
         self.server, problem = server_combo(window)
         self.capture = QCheckBox("Also send the annotated image (Secondary Capture)")
         self.observer = QLineEdit()
         self.observer.setPlaceholderText("Family^Given (default: the annotation's author)")
         self.images = QListWidget()
+        self.images.setWordWrap(True)  # a reason is a sentence; the tooltip has it too
         self.candidates = candidates(window.project) if window.project is not None else []
         for c in self.candidates:
             item = QListWidgetItem(c.path if not c.why_not else f"{c.path} — {c.why_not}")

@@ -6,6 +6,7 @@ secret the keyring already holds for that (user, server)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -18,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Server (URL or AET@host:port)", "User name", "Password or token")
+COLUMNS = ("Server", "User name", "Password or token")
 SERVER, USER, PASSWORD = range(3)
+SERVER_HINT = "A DICOMweb URL (https://host:port/dicom-web) or AET@host:port (DIMSE)"
 
 
 class PacsServersEditor(QWidget):
@@ -29,10 +31,16 @@ class PacsServersEditor(QWidget):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeaderItem(SERVER).setToolTip(SERVER_HINT)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # host and port, and the path's end, stay
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(SERVER, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(USER, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(PASSWORD, QHeaderView.ResizeMode.ResizeToContents)
+        em = self.fontMetrics().horizontalAdvance("M")
+        for column, width in ((USER, 9 * em), (PASSWORD, 12 * em)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, width)
+        self.table.setMinimumWidth(46 * em)  # a typical https://host:port/dicom-web whole
         self.table.setFixedHeight(self.table.fontMetrics().lineSpacing() * 7 + 16)
         self.add_button = QPushButton("Add server")
         self.add_button.clicked.connect(lambda: self._new_row())
@@ -52,13 +60,16 @@ class PacsServersEditor(QWidget):
     def add_row(self, server: str = "", user: str = "", password: str = "") -> int:
         r = self.table.rowCount()
         self.table.insertRow(r)
-        self.table.setItem(r, SERVER, QTableWidgetItem(server))
+        item = QTableWidgetItem(server)
+        item.setToolTip(server or SERVER_HINT)
+        self.table.setItem(r, SERVER, item)
         item = QTableWidgetItem(user)
         item.setToolTip("Empty: no user (the password field then holds a bearer token, if any)")
         self.table.setItem(r, USER, item)
         field = QLineEdit(password)
         field.setEchoMode(QLineEdit.EchoMode.Password)
-        field.setPlaceholderText("unchanged (OS keyring)")
+        field.setPlaceholderText("unchanged")
+        field.setToolTip("Kept in the OS keyring, never in the settings file; leave empty to keep the stored one")
         field.setFrame(False)
         self.table.setCellWidget(r, PASSWORD, field)
         return r

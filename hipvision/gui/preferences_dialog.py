@@ -91,7 +91,9 @@ class PreferencesDialog(QDialog):
         form.addRow("Stable Diffusion base folder", sd_row)
         form.addRow("Retraining: synthetic images make up", self.syn_share)
         form.addRow("Retraining: use synthetic images for", self.syn_until)
-        form.addRow("PACS servers", self.pacs)
+        form.addRow(QLabel("PACS servers: a DICOMweb URL or AET@host:port, each with its user; "
+                           "passwords go to the OS keyring only"))
+        form.addRow(self.pacs)
         form.addRow("PACS: our AE title", self.pacs_ae)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

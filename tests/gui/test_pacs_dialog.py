@@ -18,7 +18,8 @@ from hipvision.core.importer import import_folder
 from hipvision.core.settings import AppSettings, save_settings
 from hipvision.core.store import Project
 from hipvision.gui.pacs_dialog import PacsDialog, SendDialog
-from hipvision.gui.preferences_dialog import PreferencesDialog
+from hipvision.gui.preferences_dialog import PreferencesDialog, pacs_servers
+from hipvision.pacs import secret_for
 from hipvision.phantom import PhantomConfig, generate_phantoms
 from tests.gui.conftest import open_window
 from tests.pacs.conftest import STUDY_REX_DX, USER, MemoryKeyring, orthanc, secret, use_keyring  # noqa: F401
@@ -45,6 +46,41 @@ def test_preferences_keep_the_servers_and_put_the_password_in_the_keyring_only(q
     assert json.loads(saved)["pacs_users"] == {"http://127.0.0.1:8042/dicom-web": "hip",
                                                "ORTHANC@127.0.0.1:4242": "dimse-user"}
     assert "pw-from-the-vet" not in saved and "other-pw" not in saved
+
+
+def test_preferences_show_the_one_user_of_an_older_file_on_every_server_and_edit_each(qtbot, use_keyring,
+                                                                                     tmp_path):
+    ring = use_keyring(MemoryKeyring())
+    old = AppSettings.from_dict({"pacs_servers": ["http://pacs:8042/dicom-web", "ORTHANC@pacs:4242"],
+                                 "pacs_username": "hip"})
+    assert [s.username for s in pacs_servers(old)] == ["hip", "hip"]
+    dialog = PreferencesDialog(old)
+    qtbot.addWidget(dialog)
+    table = dialog.pacs.table
+    assert [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())] == [
+        ("http://pacs:8042/dicom-web", "hip"), ("ORTHANC@pacs:4242", "hip")]
+    table.item(1, 1).setText("")  # the DIMSE server takes no user
+    dialog.pacs.password_field(1).setText("a-token")
+    dialog.accept()
+
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    servers = pacs_servers(dialog.settings)
+    assert [s.username for s in servers] == ["hip", ""]
+    assert ring.entries == {("hipvision-pacs", "ORTHANC@pacs:4242"): "a-token"}  # the token is the server's own
+    assert secret_for(servers[1]) == "a-token" and secret_for(servers[0]) is None
+    save_settings(dialog.settings, tmp_path / "settings.json")
+    assert "a-token" not in (tmp_path / "settings.json").read_text()
+
+
+def test_preferences_refuse_a_password_without_a_server(qtbot, use_keyring):
+    ring = use_keyring(MemoryKeyring())
+    dialog = PreferencesDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.pacs.add_row("", "vet", "pw")
+    dialog.accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert dialog.error.text() == "PACS servers, row 1: a user name or password needs a server"
+    assert ring.entries == {}
 
 
 def test_preferences_without_a_keyring_say_so_and_store_nothing(qtbot, use_keyring):
@@ -93,7 +129,9 @@ def test_search_then_retrieve_opens_the_study_as_a_project(qtbot, orthanc, secre
     expected = tmp_path / "Rex_Dog-20240105-ACC1"  # <patient>-<date>-<accession>
     assert dialog.folder.text() == str(expected)
     dialog.retrieve_button.click()
-    qtbot.waitUntil(lambda: win.project is not None and win.project.root == expected, timeout=20_000)
+    # The study opens with its first image (test_pacs_live_open.py); here, all of it once the retrieve ends.
+    qtbot.waitUntil(lambda: "image(s) saved" in dialog.status.text(), timeout=20_000)
+    assert win.project is not None and win.project.root == expected
     assert len(win.project.images()) == 3  # the study's SR is not an image and is left out
     assert "3 image(s) saved" in dialog.status.text()
 
