@@ -44,11 +44,19 @@ def check_cancel(cancel) -> None:
         raise Cancelled()
 
 
+class UserFixableError(RuntimeError):
+    """A failure outside the program that the user can fix (a server down, refused credentials,
+    a wrong address): its text is one line for the user, and a traceback would only hide it.
+    The base of such errors from optional parts (pacs.PacsError), so that this module, which
+    must not import them, still knows them as expected."""
+
+
 # Failures a job reports on purpose (bad input, a missing file or setting): the message is for the
 # user; a traceback is kept for everything else, which is a bug.
 # A project that cannot be written (read-only, full disk) is the user's environment too: the
 # store's StoreError names the database and why.
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, StoreError)
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, StoreError,
+                   UserFixableError)
 
 
 def friendly_error(exc: BaseException) -> str:

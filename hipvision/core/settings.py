@@ -46,13 +46,18 @@ class AppSettings:
     synthetic_share: float | None = DEFAULT_SHARE
     synthetic_until: float = DEFAULT_UNTIL
     # PACS servers as the CLI's --server takes them (a DICOMweb URL or AET@host:port), our AE title
-    # and the user name. The secret is never here: it lives in the OS keyring (pacs.server.store_secret).
+    # and each server's user name. The secret is never here: it lives in the OS keyring, one per
+    # (user, server) (pacs.server.store_secret).
     pacs_servers: tuple[str, ...] = field(default_factory=tuple)
     pacs_calling_ae: str = "HIPVISION"
+    # The user of a server without an entry in pacs_users: what files written before per-server
+    # users meant for every server. Preferences now writes pacs_users for every line.
     pacs_username: str = ""
     # The port a C-MOVE's images come to (our AE title there must be registered on the PACS): 11112,
     # DICOM's registered port, which unlike 104 needs no administrator rights.
     pacs_move_port: int = 11112
+    # (server line, user name) pairs; in the file an object {server: user}. "" = no user (a token).
+    pacs_users: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, GradeThresholds):
@@ -92,11 +97,23 @@ class AppSettings:
         object.__setattr__(self, "pacs_servers", tuple(t.strip() for t in servers))
         for key in ("pacs_calling_ae", "pacs_username"):
             value = getattr(self, key)
-            if not isinstance(value, str) or any(c in value for c in "\r\n"):
+            if not _one_line(value):
                 raise SettingsError(f"AppSettings.{key} must be one line of text, got {value!r}")
         port = self.pacs_move_port
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise SettingsError(f"AppSettings.pacs_move_port must be a port number 1..65535, got {port!r}")
+        users = self.pacs_users
+        if isinstance(users, dict):  # as the file has it
+            users = tuple(users.items())
+        if isinstance(users, (str, bytes)) or not isinstance(users, (list, tuple)) or not all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 and _one_line(pair[0]) and pair[0].strip()
+                and _one_line(pair[1]) for pair in users):
+            raise SettingsError(f"AppSettings.pacs_users must map server addresses to user names, got {users!r}")
+        object.__setattr__(self, "pacs_users", tuple((a.strip(), u.strip()) for a, u in users))
+
+    def pacs_username_for(self, server: str) -> str:
+        """The user name for the server line `server`: its own, else the one of older files."""
+        return dict(self.pacs_users).get(server.strip(), self.pacs_username)
 
     def side_mapping(self) -> SideMapping:
         return SideMapping(right_on_image_left=self.right_on_image_left)
@@ -130,6 +147,7 @@ class AppSettings:
             "pacs_calling_ae": self.pacs_calling_ae,
             "pacs_username": self.pacs_username,
             "pacs_move_port": self.pacs_move_port,
+            "pacs_users": dict(self.pacs_users),
         }
 
     @classmethod
@@ -149,10 +167,14 @@ class AppSettings:
                 raise SettingsError(str(exc)) from None
         for key in ("right_on_image_left", "device", "sd_base_dir", "recent_projects", "synthetic_share",
                     "synthetic_until", "pacs_servers", "pacs_calling_ae", "pacs_username",
-                    "pacs_move_port"):
+                    "pacs_move_port", "pacs_users"):
             if key in d:
                 kwargs[key] = d[key]
         return cls(**kwargs)
+
+
+def _one_line(value) -> bool:
+    return isinstance(value, str) and not any(c in value for c in "\r\n")
 
 
 def config_dir() -> Path:

@@ -47,6 +47,7 @@ class EngineBridge(QObject):
         self.retrain_options = dict(retrain_options or {})  # RetrainJob fields (tests: tiny settings)
         self.pending_predictions: set[int] = set()
         self.retrain_job_id: int | None = None
+        self.failures_shown_elsewhere: set[int] = set()  # jobs whose open dialog says why they failed
         self.last_retrain: RetrainResult | None = None
         self.jobs_panel = JobsPanel(self.engine)
         self.jobs_dock = window.add_panel(self.jobs_panel, "Jobs", Qt.DockWidgetArea.RightDockWidgetArea)
@@ -246,6 +247,9 @@ class EngineBridge(QObject):
 
     def _on_failed(self, job_id: int, message: str, _traceback: str) -> None:
         self._job_ended(job_id)
+        if job_id in self.failures_shown_elsewhere:
+            self.failures_shown_elsewhere.discard(job_id)
+            return
         self.window.show_banner(f"{self.engine.jobs[job_id].title} failed: {message}")
 
     def _on_cancelled(self, job_id: int) -> None:

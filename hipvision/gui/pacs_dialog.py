@@ -1,6 +1,8 @@
-"""File ▸ Open from PACS… and File ▸ Send reports to PACS…: the query/retrieve dialog and the send
-dialog. The work runs on the engine (pacs.jobs); these widgets only gather the request, list the
-studies found and hand the result back to the window (open the retrieved folder, show the summary)."""
+"""File ▸ Open from PACS…: the query/retrieve dialog (File ▸ Send reports to PACS… is
+gui/pacs_send_dialog.py). The work runs on the engine (pacs.jobs); this widget only gathers the
+request, lists the studies found and hands the images back to the window as they arrive: the study
+folder opens with the first image, and each later one joins the image list, so the vet reads image 1
+while the others download."""
 
 from __future__ import annotations
 
@@ -8,9 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -23,90 +23,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hipvision.gui.preferences_dialog import pacs_servers
+from hipvision.gui.pacs_engine_dialog import EngineDialog, open_pacs_dialog, server_combo
+from hipvision.gui.pacs_send_dialog import SendDialog
 from hipvision.pacs import jobs as pacs_jobs
 from hipvision.pacs.query import StudyQuery, StudyRecord
 from hipvision.pacs.retrieve import RetrieveConfig
-from hipvision.pacs.send_reports import SendConfig
+
+__all__ = ["PacsDialog", "SendDialog", "open_pacs_dialog"]  # the window's File menu opens both from here
 
 MODALITIES = (("CR or DX", ("CR", "DX")), ("CR", ("CR",)), ("DX", ("DX",)), ("any", ()))
 COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Modalities", "Images", "Description")
 
 
-def send_with_capture(config: pacs_jobs.SendJob, *, progress=None, cancel=None):
-    """Engine job: send with the annotated image drawn by Qt (so it runs in the engine's thread,
-    not its child; QImage drawing needs no GUI thread)."""
-    from hipvision.gui.secondary_capture import secondary_capture
-
-    return pacs_jobs.send(config, progress=progress, cancel=cancel, capture=secondary_capture)
-
-
-def _server_combo(window) -> tuple[QComboBox, str]:
-    """The configured servers as a combo box, and why there are none usable ('' when fine)."""
-    combo = QComboBox()
-    try:
-        servers = pacs_servers(window.settings)
-    except ValueError as exc:
-        return combo, f"Preferences: {exc}"
-    for server in servers:
-        combo.addItem(server.label, server)
-    return combo, "" if servers else "No PACS server yet: add one in Edit ▸ Preferences."
-
-
-class _EngineDialog(QDialog):
-    """A dialog that submits engine jobs and hears of its own jobs' ends."""
-
-    def __init__(self, window, title: str):
-        super().__init__(window)
-        self.setWindowTitle(title)
-        self.window_ = window
-        self.engine = window.engine_bridge.engine
-        self.jobs_panel = window.engine_bridge.jobs_panel
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self._mine: dict[int, str] = {}  # job id -> what it is ("search", "retrieve", "send")
-        self.engine.finished.connect(self._finished)
-        self.engine.failed.connect(self._failed)
-        self.engine.cancelled.connect(self._cancelled)
-
-    def submit(self, what: str, fn, config, title: str, *, panel: bool):
-        job = self.engine.submit(f"pacs_{what}", fn, config, title=title)
-        self._mine[job.id] = what
-        if panel:  # long work: progress and cancel in the jobs panel, as for a retrain
-            self.jobs_panel.add_job(job)
-            self.window_.engine_bridge.jobs_dock.raise_()
-        return job
-
-    def _finished(self, job_id: int, result) -> None:
-        what = self._mine.pop(job_id, None)
-        if what is not None:
-            self.on_result(what, self.engine.jobs[job_id].config, result)
-
-    def _failed(self, job_id: int, message: str, _tb: str) -> None:
-        what = self._mine.pop(job_id, None)
-        if what is not None:
-            self.status.setText(f"{what.capitalize()} failed: {message}")
-            self.job_ended(what)
-
-    def _cancelled(self, job_id: int) -> None:
-        what = self._mine.pop(job_id, None)
-        if what is not None:
-            self.status.setText(f"{what.capitalize()} cancelled")
-            self.job_ended(what)
-
-    def on_result(self, what: str, config, result) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def job_ended(self, what: str) -> None:
-        pass
-
-
-class PacsDialog(_EngineDialog):
+class PacsDialog(EngineDialog):
     """Search a PACS for studies, and retrieve one into a project folder that then opens."""
 
     def __init__(self, window, parent_folder: str | Path | None = None):
         super().__init__(window, "Open from PACS")
-        self.server, problem = _server_combo(window)
+        self.server, problem = server_combo(window)
+        self._arrivals: dict[int, int] = {}  # retrieve job id -> images on disk so far
+        self._opened_live: set[int] = set()  # retrieves whose study opened with their first image
+        self.engine.preview.connect(self._arrived)
         self.patient_name = QLineEdit()
         self.patient_name.setPlaceholderText("Rex (prefix) or R*x")
         self.patient_id = QLineEdit()
@@ -209,25 +146,56 @@ class PacsDialog(_EngineDialog):
         if record is None or server is None:
             return
         try:
-            config = RetrieveConfig(server, record.study_uid, Path(self.folder.text().strip()))
+            # A PACS without C-GET sends by C-MOVE to our AE title at the settings' port.
+            config = RetrieveConfig(server, record.study_uid, Path(self.folder.text().strip()),
+                                    move_port=self.window_.settings.pacs_move_port)
         except ValueError as exc:
             self.status.setText(str(exc))
             return
         name = record.patient_name.replace("^", " ") or record.study_uid
-        self.submit("retrieve", pacs_jobs.retrieve, config, f"Retrieve {name}", panel=True)
+        # The "preview" hook announces each image on disk (pacs.jobs.retrieve): see _arrived.
+        self.submit("retrieve", pacs_jobs.retrieve, config, f"Retrieve {name}", panel=True, hooks=("preview",))
         self.status.setText(f"Retrieving {name} into {config.into}…")
 
-    def on_result(self, what: str, config, result) -> None:
+    def _showing(self, folder: Path) -> bool:
+        project = self.window_.project
+        return project is not None and Path(project.root).resolve() == Path(folder).resolve()
+
+    def _arrived(self, job_id: int, _path, _name: str) -> None:
+        """One image of a retrieve is on disk: the first opens the study folder as the project,
+        each later one joins its image list, so the vet can read image 1 while 2..n download."""
+        if self._mine.get(job_id) != "retrieve":
+            return
+        config = self.engine.jobs[job_id].config
+        n = self._arrivals[job_id] = self._arrivals.get(job_id, 0) + 1
+        if self._showing(config.into):
+            self.window_.rescan()  # File ▸ Rescan: imports what is new, keeps the image the vet is on
+        elif n == 1:
+            if not self.window_.open_project(config.into):
+                return  # the banner says why; the job goes on, and its end tries again
+        else:
+            return  # the vet opened another project meanwhile: not pulled back to this one
+        self._opened_live.add(job_id)
+        self.window_.show_status(f"Retrieving from {config.server.label}: {n} image(s) so far")
+        self.status.setText(f"Retrieving into {config.into}: {n} image(s) so far…")
+
+    def on_result(self, what: str, job_id: int, config, result) -> None:
         if what == "search":
             self.search_button.setEnabled(True)
             self.show_records(result)
         elif what == "retrieve":
+            self._arrivals.pop(job_id, None)
             self.status.setText(f"{config.into}: {result.summary()}")
-            if result.saved:
+            # Opened as the first image came (unless that failed): every image is listed by now.
+            if result.saved and job_id not in self._opened_live:
                 self.window_.open_project(config.into)
+            self._opened_live.discard(job_id)
+            if result.saved and self._showing(config.into):
                 self.window_.show_status(f"Retrieved from {config.server.label}: {result.summary()}")
 
-    def job_ended(self, what: str) -> None:
+    def job_ended(self, what: str, job_id: int) -> None:
+        self._arrivals.pop(job_id, None)
+        self._opened_live.discard(job_id)
         if what == "search":
             self.search_button.setEnabled(True)
 
@@ -244,62 +212,3 @@ class PacsDialog(_EngineDialog):
         self.status.setText(f"{len(self.records)} stud{'y' if len(self.records) == 1 else 'ies'} found")
         if len(self.records) == 1:
             self.table.selectRow(0)
-
-
-class SendDialog(_EngineDialog):
-    """Send the reviewed images' SRs (and, if ticked, the annotated images) to a PACS."""
-
-    def __init__(self, window):
-        super().__init__(window, "Send reports to PACS")
-        self.setMinimumWidth(520)  # the reader field's hint and a long server URL stay readable
-        self.server, problem = _server_combo(window)
-        self.capture = QCheckBox("Also send the annotated image (Secondary Capture)")
-        self.observer = QLineEdit()
-        self.observer.setPlaceholderText("Family^Given (default: the annotation's author)")
-        self.send_button = QPushButton("&Send reviewed images")
-        self.send_button.clicked.connect(self.send)
-        form = QFormLayout(self)
-        form.addRow("Server", self.server)
-        form.addRow("Reader", self.observer)
-        form.addRow(self.capture)
-        form.addRow(self.send_button)
-        form.addRow(self.status)
-        self.status.setText(problem)
-        self.send_button.setEnabled(not problem and window.project is not None)
-        self.report = None
-
-    def send(self) -> None:
-        project, server = self.window_.project, self.server.currentData()
-        if project is None or server is None:
-            return
-        try:
-            config = pacs_jobs.SendJob(str(project.root), SendConfig(
-                server, secondary_capture=self.capture.isChecked(), observer=self.observer.text().strip() or None))
-        except ValueError as exc:
-            self.status.setText(str(exc))
-            return
-        # The capture needs Qt to draw: only then does the job stay in this process's engine thread.
-        fn = send_with_capture if self.capture.isChecked() else pacs_jobs.send
-        self.send_button.setEnabled(False)
-        self.submit("send", fn, config, f"Send reports to {server.label}", panel=True)
-        self.status.setText(f"Sending to {server.label}…")
-
-    def on_result(self, what: str, config, result) -> None:
-        self.report = result
-        self.send_button.setEnabled(True)
-        lines = [result.summary()] + [f"{name}: {why}" for name, why in result.refused]
-        self.status.setText("\n".join(lines))
-        self.window_.show_status(f"{config.send.server.label}: {result.summary()}")
-
-    def job_ended(self, what: str) -> None:
-        self.send_button.setEnabled(True)
-
-
-def open_pacs_dialog(window, dialog_cls) -> QDialog | None:
-    """Show one of these dialogs (non-modal: its jobs run while the vet reads images)."""
-    if getattr(window, "engine_bridge", None) is None:
-        window.show_status("The PACS needs the background engine, which is off in this window")
-        return None
-    dialog = dialog_cls(window)
-    dialog.show()
-    return dialog

@@ -1,5 +1,5 @@
 """Preferences: grade thresholds, side convention, compute device, Stable Diffusion folder,
-and how retraining mixes in synthetic images.
+how retraining mixes in synthetic images, and the PACS servers (each with its own user).
 
 Edits an AppSettings (core, Qt-free) and returns the new one; validation errors come from
 AppSettings/GradeThresholds themselves and are shown instead of being saved.
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from hipvision.core.grading import GradeThresholds
 from hipvision.core.settings import DEVICES, AppSettings, SettingsError
+from hipvision.gui.pacs_servers_editor import PacsServersEditor
 from hipvision.pacs.server import DEFAULT_CALLING_AE, PacsError, PacsServer, parse_server, store_secret
 
 SIDE_CHOICES = (("Patient's right on the image's left (VD convention)", True),
@@ -77,16 +77,9 @@ class PreferencesDialog(QDialog):
         self.syn_until.setRange(1, 100)
         self.syn_until.setSuffix(" % of the epochs, then real images only")
         self.syn_until.setValue(round(settings.synthetic_until * 100))
-        # PACS: one server per line as the CLI's --server takes it; the password goes to the OS keyring only.
-        self.pacs_servers = QPlainTextEdit("\n".join(settings.pacs_servers))
-        self.pacs_servers.setPlaceholderText("https://pacs.clinic/dicom-web  or  PACS@10.0.0.5:104 (one per line)")
-        self.pacs_servers.setFixedHeight(self.pacs_servers.fontMetrics().lineSpacing() * 4 + 12)
+        # PACS: one row per server, each with its own user; passwords go to the OS keyring only.
+        self.pacs = PacsServersEditor([(t, settings.pacs_username_for(t)) for t in settings.pacs_servers])
         self.pacs_ae = QLineEdit(settings.pacs_calling_ae)
-        self.pacs_user = QLineEdit(settings.pacs_username)
-        self.pacs_user.setPlaceholderText("none (or a bearer token as the password)")
-        self.pacs_password = QLineEdit()
-        self.pacs_password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pacs_password.setPlaceholderText("unchanged (kept in the OS keyring)")
         self.error = QLabel()
         self.error.setStyleSheet("color: #e57373")
         self.error.setWordWrap(True)
@@ -98,10 +91,10 @@ class PreferencesDialog(QDialog):
         form.addRow("Stable Diffusion base folder", sd_row)
         form.addRow("Retraining: synthetic images make up", self.syn_share)
         form.addRow("Retraining: use synthetic images for", self.syn_until)
-        form.addRow("PACS servers", self.pacs_servers)
+        form.addRow(QLabel("PACS servers: a DICOMweb URL or AET@host:port, each with its user; "
+                           "passwords go to the OS keyring only"))
+        form.addRow(self.pacs)
         form.addRow("PACS: our AE title", self.pacs_ae)
-        form.addRow("PACS: user name", self.pacs_user)
-        form.addRow("PACS: password or token", self.pacs_password)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -117,32 +110,32 @@ class PreferencesDialog(QDialog):
         """The settings as edited; raises ValueError (SettingsError) naming the bad field."""
         thresholds = GradeThresholds(normal_min=self.normal.value(), borderline_min=self.borderline.value())
         sd = self.sd_dir.text().strip()
+        rows = self.pacs.entries()
         return replace(self.settings, thresholds=thresholds, right_on_image_left=bool(self.side.currentData()),
                        device=self.device.currentText(), sd_base_dir=Path(sd) if sd else None,
                        synthetic_share=None if self.syn_share.value() < 0 else self.syn_share.value() / 100,
                        synthetic_until=self.syn_until.value() / 100,
-                       pacs_servers=tuple(t.strip() for t in self.pacs_servers.toPlainText().splitlines() if t.strip()),
+                       pacs_servers=tuple(server for server, _user, _pw in rows),
                        pacs_calling_ae=self.pacs_ae.text().strip() or DEFAULT_CALLING_AE,
-                       pacs_username=self.pacs_user.text().strip())
+                       # Every line now names its user: the one-user-for-all of older files is spent.
+                       pacs_users=tuple((server, user) for server, user, _pw in rows), pacs_username="")
 
     def accept(self) -> None:
         try:
             settings = self.edited_settings()
             servers = pacs_servers(settings)  # a typo in an address is shown now, not at the first search
-            if self.pacs_password.text():
-                if not servers:
-                    raise ValueError("a PACS password needs a PACS server to go with")
-                for server in servers:
-                    store_secret(server, self.pacs_password.text())
+            for server, (_text, _user, password) in zip(servers, self.pacs.entries(), strict=True):
+                if password:
+                    store_secret(server, password)  # keyed by (user, server): each server its own
         except (SettingsError, ValueError, PacsError) as exc:
             self.error.setText(str(exc))
             return
         self.settings = settings
-        self.pacs_password.clear()  # the secret is in the keyring now; it does not stay in the widget
+        self.pacs.clear_passwords()  # the secrets are in the keyring now; they do not stay in the widgets
         super().accept()
 
 
 def pacs_servers(settings: AppSettings) -> list[PacsServer]:
     """The configured PACS servers; raises ValueError naming the line that is not a server address."""
-    return [parse_server(text, calling_ae=settings.pacs_calling_ae, username=settings.pacs_username)
+    return [parse_server(text, calling_ae=settings.pacs_calling_ae, username=settings.pacs_username_for(text))
             for text in settings.pacs_servers]

@@ -33,8 +33,13 @@ def search(config: SearchJob, *, progress=None, cancel=None) -> list[StudyRecord
     return query_studies(config.server, config.query)
 
 
-def retrieve(config: RetrieveConfig, *, progress=None, cancel=None) -> RetrieveReport:
-    return retrieve_study(config, progress=progress, cancel=cancel)
+def retrieve(config: RetrieveConfig, *, progress=None, cancel=None, preview=None) -> RetrieveReport:
+    """With the engine's "preview" hook, each image is announced as soon as it is on disk:
+    `preview(path as str, file name)`, so the window can open the study and list the image while
+    the rest arrives. A path, not pixels: the window reads the file itself, and a path crosses
+    from the engine's child process for free (the jobs panel shows only uint8 arrays and skips it)."""
+    on_file = None if preview is None else (lambda path: preview(str(path), path.name))
+    return retrieve_study(config, progress=progress, cancel=cancel, on_file=on_file)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from hipvision.core.jobs import UserFixableError
+
 KINDS = ("dicomweb", "dimse")
 DEFAULT_CALLING_AE = "HIPVISION"
 KEYRING_SERVICE = "hipvision-pacs"
@@ -21,10 +23,10 @@ _DIMSE_RE = re.compile(r"^(?P<ae>[^@]+)@(?P<host>\[[^\]]+\]|[^:@]+):(?P<port>\d+
 log = logging.getLogger(__name__)
 
 
-class PacsError(RuntimeError):
+class PacsError(UserFixableError):
     """A PACS operation failed for a reason the user can act on (server down, wrong AE title,
-    refused credentials, timeout). Its text is one line naming the server. A RuntimeError so that
-    the engine's friendly_error shows the text as written."""
+    refused credentials, timeout). Its text is one line naming the server. A UserFixableError (a
+    RuntimeError) so that the engine shows the text as written and logs no traceback."""
 
 
 def _check_ae(field: str, value: str) -> None:

@@ -154,3 +154,31 @@ def test_failed_save_leaves_old_file(cfg, monkeypatch):
             save_settings(AppSettings(device="cuda"))
     assert load_settings().device == "cpu"
     assert sorted(p.name for p in cfg.iterdir()) == ["settings.json"]
+
+
+def test_pacs_users_per_server_round_trip(cfg):
+    s = AppSettings(pacs_servers=("http://pacs:8042/dicom-web", "ORTHANC@pacs:4242"),
+                    pacs_users=(("http://pacs:8042/dicom-web", "vet"), ("ORTHANC@pacs:4242", "")))
+    path = save_settings(s)
+    assert json.loads(path.read_text())["pacs_users"] == {"http://pacs:8042/dicom-web": "vet", "ORTHANC@pacs:4242": ""}
+    back = load_settings()
+    assert back == s
+    assert back.pacs_username_for("http://pacs:8042/dicom-web") == "vet"
+    assert back.pacs_username_for("ORTHANC@pacs:4242") == ""  # no user: a token, or none
+
+
+def test_a_file_with_one_pacs_username_means_that_user_for_every_server(cfg):
+    # As HipVision wrote it before each server had its own user.
+    (cfg).mkdir()
+    (cfg / "settings.json").write_text(json.dumps({
+        "version": 1, "pacs_servers": ["http://pacs:8042/dicom-web", "ORTHANC@pacs:4242"], "pacs_username": "hip"}))
+    s = load_settings()
+    assert [s.pacs_username_for(t) for t in s.pacs_servers] == ["hip", "hip"]
+
+
+@pytest.mark.parametrize("bad", [["vet"], {"http://pacs/dicom-web": "a\nb"}, {"": "vet"}, "vet"])
+def test_bad_pacs_users_name_the_field(cfg, bad):
+    (cfg).mkdir()
+    (cfg / "settings.json").write_text(json.dumps({"pacs_users": bad}))
+    with pytest.raises(SettingsError, match=r"settings.json: AppSettings.pacs_users must map server addresses"):
+        load_settings()
