@@ -136,6 +136,25 @@ def test_search_then_retrieve_opens_the_study_as_a_project(qtbot, orthanc, secre
     assert "3 image(s) saved" in dialog.status.text()
 
 
+def test_a_pacs_without_c_get_sends_the_study_by_c_move_to_the_settings_port(qtbot, orthanc, tmp_path):  # noqa: F811
+    # MOVER is a PACS policy without C-GET: the window's retrieve falls back to C-MOVE, and the
+    # images come to our AE title at the port Preferences/settings name.
+    win = open_window(qtbot, None, with_engine=True)
+    win.settings = replace(win.settings, pacs_servers=(orthanc.dimse,), pacs_calling_ae="MOVER",
+                           pacs_move_port=orthanc.move_port)
+    dialog = win.open_from_pacs()
+    dialog.patient_name.setText("Bella")
+    dialog.search_button.click()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1 and dialog.search_button.isEnabled(), timeout=10_000)
+    dialog.table.selectRow(0)
+    dialog.parent_folder.setText(str(tmp_path))
+    dialog.retrieve_button.click()
+    qtbot.waitUntil(lambda: "image(s) saved" in dialog.status.text() or "failed" in dialog.status.text(),
+                    timeout=20_000)
+    assert "1 image(s) saved" in dialog.status.text(), dialog.status.text()
+    assert win.project is not None and len(win.project.images()) == 1
+
+
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_search_failure_is_said_once_in_the_dialog_without_a_traceback(qtbot, orthanc, tmp_path, monkeypatch,  # noqa: F811
                                                                        caplog, backend):
