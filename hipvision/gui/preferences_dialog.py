@@ -80,6 +80,10 @@ class PreferencesDialog(QDialog):
         # PACS: one row per server, each with its own user; passwords go to the OS keyring only.
         self.pacs = PacsServersEditor([(t, settings.pacs_username_for(t)) for t in settings.pacs_servers])
         self.pacs_ae = QLineEdit(settings.pacs_calling_ae)
+        # A PACS without C-GET sends by C-MOVE to our AE title at this port (registered on the PACS).
+        self.pacs_move_port = QSpinBox()
+        self.pacs_move_port.setRange(1, 65535)
+        self.pacs_move_port.setValue(settings.pacs_move_port)
         self.error = QLabel()
         self.error.setStyleSheet("color: #e57373")
         self.error.setWordWrap(True)
@@ -95,6 +99,7 @@ class PreferencesDialog(QDialog):
                            "passwords go to the OS keyring only"))
         form.addRow(self.pacs)
         form.addRow("PACS: our AE title", self.pacs_ae)
+        form.addRow("PACS: C-MOVE port (images arrive here)", self.pacs_move_port)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -117,6 +122,7 @@ class PreferencesDialog(QDialog):
                        synthetic_until=self.syn_until.value() / 100,
                        pacs_servers=tuple(server for server, _user, _pw in rows),
                        pacs_calling_ae=self.pacs_ae.text().strip() or DEFAULT_CALLING_AE,
+                       pacs_move_port=self.pacs_move_port.value(),
                        # Every line now names its user: the one-user-for-all of older files is spent.
                        pacs_users=tuple((server, user) for server, user, _pw in rows), pacs_username="")
 

@@ -140,8 +140,14 @@ def test_a_pacs_without_c_get_sends_the_study_by_c_move_to_the_settings_port(qtb
     # MOVER is a PACS policy without C-GET: the window's retrieve falls back to C-MOVE, and the
     # images come to our AE title at the port Preferences/settings name.
     win = open_window(qtbot, None, with_engine=True)
-    win.settings = replace(win.settings, pacs_servers=(orthanc.dimse,), pacs_calling_ae="MOVER",
-                           pacs_move_port=orthanc.move_port)
+    prefs = PreferencesDialog(replace(win.settings, pacs_servers=(orthanc.dimse,)))
+    qtbot.addWidget(prefs)
+    prefs.pacs_ae.setText("MOVER")
+    prefs.pacs_move_port.setValue(orthanc.move_port)  # the port the PACS has for our AE title
+    prefs.accept()
+    assert prefs.result() == QDialog.DialogCode.Accepted, prefs.error.text()
+    win.settings = prefs.settings
+    assert win.settings.pacs_move_port == orthanc.move_port
     dialog = win.open_from_pacs()
     dialog.patient_name.setText("Bella")
     dialog.search_button.click()
