@@ -37,6 +37,7 @@ from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
 from hipvision.ml.diffusion.gate import GateConfig
 from hipvision.ml.diffusion.na_sampling import NADistribution, PlausibilityLimits
 from hipvision.ml.experiment_report import ARM_LABELS, ArmResult, ExperimentResult, make_rows
+from hipvision.ml.poster_config import PosterConfig, expand_backbones
 from hipvision.ml.synthetic_cache import key_digest, load_synthetic, save_synthetic, weights_digest
 
 
@@ -71,11 +72,13 @@ class ExperimentConfig:
     gate: bool = True
     gate_config: GateConfig = field(default_factory=GateConfig)
     device: str = "auto"
+    protocol: str = "ours"  # "poster": the poster's own training protocol (poster_experiment.py)
+    poster: PosterConfig = field(default_factory=PosterConfig)
 
     def __post_init__(self) -> None:
         from hipvision.ml.zoo import check_backbone_name
 
-        bbs = tuple(b.strip() for b in self.backbones if b.strip())
+        bbs = expand_backbones(self.backbones)  # presets: poster18, poster-cpu
         if not bbs:
             raise ValueError("backbones: name at least one backbone")
         if len(set(bbs)) != len(bbs):
@@ -97,6 +100,10 @@ class ExperimentConfig:
         if self.external_test is not None and not (Path(self.external_test) / "annotations.json").is_file():
             raise ValueError(f"external_test: {self.external_test} is not a labelled folder (no annotations.json)")
         NADistribution.parse(self.na_dist).check(PlausibilityLimits())
+        if self.protocol not in ("ours", "poster"):
+            raise ValueError(f"protocol: must be ours or poster, got {self.protocol!r}")
+        if self.protocol == "poster" and self.more_real:
+            raise ValueError("more_real: the reference arm of more real images belongs to --protocol ours")
 
 
 def _contact_sheet(samples, path: Path, n: int = 8) -> None:
@@ -360,7 +367,7 @@ def _write_results(result: ExperimentResult, config: ExperimentConfig, data: _Da
 
 def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=None, preview=None,
                    command: str = "") -> ExperimentResult:
-    """Run the table on `project` (a Project or its folder)."""
+    """Run the table on `project` (a Project or its folder); a PosterResult for protocol "poster"."""
     from hipvision.core.store import Project
     from hipvision.ml.data import synthetic_sample
     from hipvision.ml.device import pick_device
@@ -381,6 +388,11 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
         return inner
 
     try:
+        if config.protocol == "poster":
+            from hipvision.ml.poster_experiment import run_poster_experiment
+
+            return run_poster_experiment(config, project, progress=progress, cancel=cancel, preview=preview,
+                                         command=command)
         data = _choose_data(config, project)
         device = pick_device(config.device)
         # ---- the generator, trained on the chosen labelled images only

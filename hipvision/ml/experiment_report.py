@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ARM_LABELS = {"without": "real only", "with": "with synthetic", "more_real": "with more real"}
+ARM_LABELS = {"without": "real only", "with": "with synthetic", "more_real": "with more real",
+              "with_conditional": "with conditional synthetic"}  # the last: --protocol poster
 
 
 @dataclass

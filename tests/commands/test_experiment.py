@@ -118,3 +118,44 @@ def test_synthetic_share_count_means_in_proportion():
     from hipvision.commands.train import share_arg
 
     assert share_arg("count") is None and share_arg("0.25") == 0.25
+
+
+def test_poster_protocol_from_the_command_line(tmp_path, capsys):
+    """`--protocol poster`: the poster's single-stage models, kept by validation loss, in the
+    poster's table form; our model's rows are left out here with --ours-backbone none."""
+    from hipvision.core.importer import import_folder
+    from hipvision.ml.checkpoint import read_sidecar
+    from hipvision.phantom import PhantomConfig, generate_phantoms
+
+    generate_phantoms(tmp_path / "p", 14, seed=4, config=PhantomConfig(size=192))
+    with Project.open(tmp_path / "p") as p:
+        import_folder(p)
+    out = tmp_path / "out"
+    args = ["experiment", str(tmp_path / "p"), "--protocol", "poster", "--backbones", "test_resnet", "--out", str(out),
+            "--poster-synthetic", "conditional", "--ours-backbone", "none",
+            "--labelled", "4", "--per-real", "0.5", "--epochs", "2", "--finetune-epochs", "1", "--input-size", "64",
+            "--gen-resolution", "32", "--gen-size", "tiny", "--gen-steps", "2", "--sample-steps", "2",
+            "--no-pretrained", "--no-gate", "--threads", "1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "poster's protocol" in printed and "| poster (1 stage, MSE) | test_resnet | scratch |" in printed
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["model"] for r in rows] == ["poster"] and rows[0]["synthetic"] == "2"  # 0.5 per labelled image
+    meta = read_sidecar(out / "models" / "poster-test_resnet-with_conditional.safetensors")
+    kept = min((h for h in meta["history"] if h["phase"] == "train"), key=lambda h: h["val_loss"])
+    assert meta["selected_epoch"] == kept["epoch"] and meta["stage2"] is None
+    assert not (out / "models" / "poster-test_resnet-with.safetensors").exists()  # no unconditional arm asked
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--protocol", "poster", "--more-real", "2"], "more_real"),
+    (["--protocol", "poster", "--poster-synthetic", "dalle"], "pools"),
+    (["--protocol", "poster", "--per-real", "0"], "per_real"),
+    (["--protocol", "poster", "--ddpm-generator", "/nonexistent"], "ddpm_generator"),
+])
+def test_bad_poster_settings_are_refused_before_any_work(tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    rc = main(["experiment", str(tmp_path), "--backbones", "test_resnet", "--out", str(out)] + flags)
+    assert rc == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
