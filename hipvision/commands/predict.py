@@ -132,13 +132,11 @@ def predict_isolated(predictor, images: list, mappings: list, batch_size: int, r
 
 
 def run(args) -> int:
-    import json
 
     from tqdm import tqdm
 
     from hipvision.cli import CommandError
     from hipvision.core.atomic import write_text_atomic
-    from hipvision.core.interchange import AnnotatedImage, format_csv
     from hipvision.core.landmarks import SideMapping
     from hipvision.ml.checkpoint import CheckpointError
     from hipvision.ml.predict import Predictor
@@ -186,17 +184,15 @@ def run(args) -> int:
     if not done:
         raise CommandError(f"none of the {len(found)} image(s) could be predicted (reasons above)")
 
+    from hipvision.commands._predict_output import assessments, doubtful_lines, predict_csv, predict_json
+
+    verdicts = assessments(done)
     if args.format == "csv":
-        text = format_csv([AnnotatedImage(image=name, landmarks=pred.landmarks) for name, pred in done])
+        text = predict_csv(done, verdicts)
     else:
-        text = json.dumps([{
-            "image": name, "model": predictor.model_id, "trained_on": predictor.trained_on,
-            "landmarks": pred.landmarks.to_dict(), "na_deg": pred.na, "confidence": pred.confidence,
-            "low_confidence": pred.low_confidence, "image_size": list(pred.image_size),
-        } for name, pred in done], indent=1) + "\n"
-    flagged = sum(1 for _, r in done if r.low_confidence)
-    if flagged:
-        print(f"{flagged} image(s) have low-confidence landmarks: check them", file=sys.stderr)
+        text = predict_json(done, verdicts, predictor.model_id, predictor.trained_on)
+    for line in doubtful_lines(verdicts, printable):
+        print(line, file=sys.stderr)
     if args.out:
         write_text_atomic(args.out, text)
         print(f"wrote {args.out} ({len(done)} images)", file=sys.stderr)

@@ -15,7 +15,7 @@ def test_predict_a_folder_writes_a_parseable_flat_csv(tmp_path, phantom_folder, 
     names = sorted(p.name for p in phantom_folder.glob("*.png"))
     assert sorted(i.image.rsplit("/", 1)[-1] for i in items) == names
     header = out.read_text().splitlines()[0]
-    assert header == "image,side,head_x,head_y,head_r,rim_x,rim_y,na_deg"
+    assert header == "image,side,head_x,head_y,head_r,rim_x,rim_y,na_deg,status,concerns"
     assert "trained on synthetic phantoms" in capsys.readouterr().err
 
 
@@ -63,3 +63,36 @@ def test_predict_with_heads_refines_from_two_rough_clicks(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert main(["predict", str(tmp_path), str(tmp_path / item.image), "--heads", heads]) == 2
     assert "one image" in capsys.readouterr().err
+
+
+def test_a_doubtful_prediction_is_not_printed_as_a_measurement(tmp_path, capsys):
+    import csv
+
+    import cv2
+    import numpy as np
+
+    from hipvision.phantom import PhantomConfig, generate_phantoms
+
+    folder = tmp_path / "films"
+    generate_phantoms(folder, 1, seed=5, config=PhantomConfig(size=512))
+    noise = (np.random.default_rng(0).random((512, 512)) * 255).astype(np.uint8)
+    assert cv2.imwrite(str(folder / "noise.png"), noise)  # no pelvis: the model can only guess
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(folder), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    by_image = {}
+    for r in rows:
+        by_image.setdefault(r["image"].rsplit("/", 1)[-1], []).append(r)
+    assert {r["status"] for r in by_image["noise.png"]} == {"doubtful"}
+    assert all(r["na_deg"] == "" and r["concerns"] and r["head_x"] for r in by_image["noise.png"])
+    phantom = next(k for k in by_image if k != "noise.png")
+    assert {r["status"] for r in by_image[phantom]} == {"predicted"}
+    assert all(40 < float(r["na_deg"]) < 140 and r["concerns"] == "" for r in by_image[phantom])
+    err = capsys.readouterr().err
+    assert "1 of 2 prediction(s) are doubtful and carry no NA" in err and "noise.png:" in err
+    assert read_csv(out)  # the interchange reader still takes it (landmarks kept)
+
+    assert main(["predict", str(folder / "noise.png"), "--format", "json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["status"] == "doubtful" and item["na_deg"] == {"left": None, "right": None}
+    assert set(item["na_deg_doubtful"]) == {"left", "right"} and item["concerns"]
