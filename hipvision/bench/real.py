@@ -91,6 +91,9 @@ def run(args) -> int:
         s = summarise_reference(rows, mode)
         print(f"{mode:>6}: heads located {s['located']:.0f} %, NA within 10 deg {s['within_10']:.0f} %, "
               f"within 5 deg {s['within_5']:.0f} %, median |error| {s['na_median_ae']:.1f} deg ({s['hips']} hips)")
+    auto = summarise_reference(rows, "auto")
+    print(f"  auto: flagged doubtful (no NA shown until reviewed) {auto['doubtful']:.0f} %; wrong hips shown as a "
+          f"measurement (not located or NA off > 10 deg, not flagged): {auto['wrong_unflagged']}")
     if args.leave_one_out:
         _leave_one_out(args, refs)
     ref = refs[0]

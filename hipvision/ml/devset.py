@@ -49,6 +49,7 @@ class HipResult:
     na_pred: float
     head_err_px: float
     located: bool
+    doubtful: bool = False  # the app flags the prediction for review (annotation/plausibility.py)
 
     @property
     def na_abs_err(self) -> float:
@@ -83,7 +84,14 @@ def simulated_clicks(ref: ReferenceImage, click_error: float, rng: np.random.Gen
     return ref.heads + click_error * r * np.stack([np.cos(t), np.sin(t)], axis=1)
 
 
-def _compare(ref: ReferenceImage, pred: HipLandmarks, mode: str) -> list[HipResult]:
+def _doubtful(pred) -> bool:
+    from hipvision.annotation.plausibility import assess
+
+    h, w = pred.image_size
+    return assess(pred.landmarks, (w, h), pred.confidence).doubtful
+
+
+def _compare(ref: ReferenceImage, pred: HipLandmarks, mode: str, doubtful: bool = False) -> list[HipResult]:
     truth = ref.landmarks()
     mapping = SideMapping()
     t_sides = mapping.to_image_order(truth)
@@ -98,7 +106,7 @@ def _compare(ref: ReferenceImage, pred: HipLandmarks, mode: str) -> list[HipResu
         err = math.hypot(p_sides[h].head_x - t_sides[h].head_x, p_sides[h].head_y - t_sides[h].head_y)
         out.append(HipResult(image=ref.path.name, image_side=name, mode=mode,
                              na_true=truth.norberg_angle(patient), na_pred=na_p, head_err_px=err,
-                             located=err <= LOCATED_SHARE * ref.inter_head))
+                             located=err <= LOCATED_SHARE * ref.inter_head, doubtful=doubtful))
     return out
 
 
@@ -109,7 +117,7 @@ def evaluate_reference(predictor, refs: list[ReferenceImage], *, click_error: fl
     out: list[HipResult] = []
     for i, ref in enumerate(refs):
         pred = predictor.predict(ref.path)
-        out += _compare(ref, pred.landmarks, "auto")
+        out += _compare(ref, pred.landmarks, "auto", _doubtful(pred))
         for _ in range(click_trials):
             pred = predictor.predict(ref.path, heads=simulated_clicks(ref, click_error, rng))
             out += _compare(ref, pred.landmarks, "clicks")
@@ -125,4 +133,8 @@ def summarise_reference(rows: list[HipResult], mode: str) -> dict:
     err = np.array([r.na_abs_err for r in sel])
     return {"hips": len(sel), "located": 100.0 * float(np.mean([r.located for r in sel])),
             "within_10": 100.0 * float(np.mean(err <= 10.0)), "within_5": 100.0 * float(np.mean(err <= 5.0)),
-            "na_median_ae": float(np.median(err)), "na_mae": float(np.mean(np.where(np.isfinite(err), err, 90.0)))}
+            "na_median_ae": float(np.median(err)), "na_mae": float(np.mean(np.where(np.isfinite(err), err, 90.0))),
+            # A failure the app shows as a measurement is the worst outcome: count the wrong hips
+            # (not located, or NA off by more than 10°) that were not flagged for review.
+            "doubtful": 100.0 * float(np.mean([r.doubtful for r in sel])),
+            "wrong_unflagged": int(sum(1 for r, e in zip(sel, err) if (not r.located or e > 10.0) and not r.doubtful))}

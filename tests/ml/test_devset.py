@@ -72,3 +72,20 @@ def test_summary_counts_a_missing_angle_as_a_miss():
             HipResult("a", "image_right", "auto", 100.0, 103.0, 2.0, True)]
     s = summarise_reference(rows, "auto")
     assert s["located"] == 50 and s["within_10"] == 50 and math.isfinite(s["na_mae"])
+
+
+def test_summary_counts_wrong_hips_the_app_would_show_as_a_measurement():
+    from hipvision.ml.devset import HipResult
+
+    rows = [HipResult("a", "image_left", "auto", 100.0, 60.0, 500.0, False, doubtful=True),  # wrong, flagged
+            HipResult("a", "image_right", "auto", 100.0, 80.0, 3.0, True, doubtful=False),  # wrong NA, shown
+            HipResult("b", "image_left", "auto", 100.0, 101.0, 3.0, True, doubtful=False),  # right, shown
+            HipResult("b", "image_right", "auto", 100.0, 99.0, 3.0, True, doubtful=True)]  # right, flagged
+    s = summarise_reference(rows, "auto")
+    assert s["doubtful"] == 50 and s["wrong_unflagged"] == 1
+
+
+def test_bench_real_says_how_many_failures_would_pass_as_measurements(reference_folder, capsys):
+    assert main(["bench", "real", str(reference_folder), "--click-trials", "1", "--repeats", "1"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "flagged doubtful" in ln)
+    assert line.rstrip().endswith("not flagged): 0"), line  # the bundled model on classic phantoms
