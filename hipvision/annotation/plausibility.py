@@ -102,7 +102,9 @@ def assess(lm: HipLandmarks, image_size: tuple[int, int] | None = None, confiden
         short = min(image_size)
         if r_small / short < limits.radius_image_min or r_big / short > limits.radius_image_max:
             concerns.append(Concern("radius_image", "head radius implausible for the image size"))
-    if 0 < r_small < limits.radius_px_min:
+    # Only when the radius fits the head distance: a mispredicted radius (already a concern)
+    # must not send the vet looking for a higher-resolution file.
+    if 0 < r_small < limits.radius_px_min and not any(c.code == "radius_distance" for c in concerns):
         per_px = math.degrees(1.0 / r_small)
         concerns.append(Concern("small_heads", f"the femoral heads are only {r_small:.0f} px in radius: a 1-px "
                                                f"error moves the NA by ~{per_px:.0f}°; open the full-resolution image"))

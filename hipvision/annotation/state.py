@@ -117,7 +117,10 @@ class RowSummary:
     kind: str = "user"
 
     def text(self, side: Side) -> str:
-        return f"{self.na[side]:.1f}°" if side in self.na else "–"
+        if side not in self.na:
+            return "–"
+        # A doubtful prediction's angle is not a measurement: marked as the canvas marks it.
+        return f"{self.na[side]:.1f}° ?" if self.kind == "flagged" else f"{self.na[side]:.1f}°"
 
 
 _GRADE_ORDER = (Grade.NORMAL, Grade.BORDERLINE, Grade.SUSPECT)

@@ -62,3 +62,7 @@ def test_heads_a_few_pixels_across_are_flagged_with_what_a_pixel_costs():
     # The same film at full resolution (heads 4x larger) is fine.
     big = HipLandmarks(left=SideLandmarks(620, 1200, 24, 636, 1176), right=SideLandmarks(400, 1200, 24, 384, 1176))
     assert not assess(big, (1600, 1600)).doubtful
+    # A radius that does not fit the head distance is a misprediction, not a small film.
+    wrong = HipLandmarks(left=SideLandmarks(400, 300, 4, 404, 296), right=SideLandmarks(170, 300, 4, 166, 296))
+    found = codes(assess(wrong, (700, 1000)))
+    assert "radius_distance" in found and "small_heads" not in found

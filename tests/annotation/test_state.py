@@ -24,6 +24,8 @@ def test_row_summary():
     s = row_summary(LM)
     assert s.worst is Grade.SUSPECT and s.text("right") == f"{LM.norberg_angle('right'):.1f}°"
     assert row_summary(None).worst is None and row_summary(None).text("left") == "–"
+    doubtful = row_summary(LM, kind="flagged")  # a doubtful prediction: no grade, the angle marked
+    assert doubtful.worst is None and doubtful.text("right") == f"{LM.norberg_angle('right'):.1f}° ?"
 
 
 def test_confidence_note_only_for_unreviewed_model_labels(project_dir):
