@@ -232,7 +232,10 @@ def association(server: PacsServer, contexts, *, roles=(), evt_handlers=None) ->
                                  evt_handlers=evt_handlers or None, tls_args=tls_args)
         except (OSError, ssl.SSLError) as exc:
             raise PacsError(f"cannot reach {server.label}: {_reason(exc)}") from None
-        if assoc.is_rejected:
+        primitive = getattr(assoc.acceptor, "primitive", None)
+        # A rejection followed at once by the PACS closing the socket can read as an abort (a race
+        # seen on a loaded CI machine): the A-ASSOCIATE-RJ it sent still says why.
+        if assoc.is_rejected or getattr(primitive, "result", None) in (1, 2):
             raise PacsError(_rejection(server, assoc))
         if not assoc.is_established:
             answered = getattr(assoc.acceptor, "primitive", None) is not None
