@@ -1,4 +1,5 @@
-"""Model files: `<name>.safetensors` (weights of both stages) + `<name>.json` (the sidecar).
+"""Model files: `<name>.safetensors` (weights of both stages, and of an optional pelvis-framed
+stage 1) + `<name>.json` (the sidecar).
 
 The sidecar says what the weights are (backbones, heads, input sizes, landmark schema,
 pipeline options), how well they did (metrics), on what (data summary, trained_on) and with
@@ -42,6 +43,9 @@ class ModelBundle:
     stage2: KeypointNet | None
     options: PipelineOptions
     meta: dict = field(default_factory=dict)  # the sidecar
+    # Optional: a stage-1 network trained on pelvis-framed views only, run beside stage 1 on the
+    # zoomed square (pipeline.run_zoom). Trained models do not have one; the bundled model does.
+    framed: KeypointNet | None = None
 
     @property
     def model_id(self) -> str:
@@ -50,7 +54,7 @@ class ModelBundle:
 
 def state_tensors(bundle: ModelBundle, *, half: bool = False) -> dict[str, torch.Tensor]:
     out = {}
-    for prefix, net in (("stage1.", bundle.stage1), ("stage2.", bundle.stage2)):
+    for prefix, net in (("stage1.", bundle.stage1), ("stage2.", bundle.stage2), ("framed.", bundle.framed)):
         if net is None:
             continue
         for k, v in net.state_dict().items():
@@ -85,6 +89,7 @@ def save_checkpoint(path: str | Path, bundle: ModelBundle, *, half: bool = False
         "weights_dtype": "float16" if half else "float32",
         "stage1": bundle.stage1.spec.to_dict(),
         "stage2": bundle.stage2.spec.to_dict() if bundle.stage2 is not None else None,
+        "framed": bundle.framed.spec.to_dict() if bundle.framed is not None else None,
         "pipeline": {"crop_factor": bundle.options.crop_factor, "refine_iters": bundle.options.refine_iters,
                      "crop_views": bundle.options.crop_views, "zoom": bundle.options.zoom,
                      "zoom_side": bundle.options.zoom_side, "radius_prior": bundle.options.radius_prior},
@@ -114,6 +119,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
     try:
         s1 = NetSpec.from_dict(meta["stage1"])
         s2 = NetSpec.from_dict(meta["stage2"]) if meta.get("stage2") else None
+        s3 = NetSpec.from_dict(meta["framed"]) if meta.get("framed") else None
         p = meta["pipeline"]
         options = PipelineOptions(crop_factor=float(p["crop_factor"]), refine_iters=int(p["refine_iters"]),
                                   crop_views=int(p.get("crop_views", 1)),
@@ -127,7 +133,7 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(path, f"not a readable safetensors file ({exc})") from None
     nets = []
-    for prefix, spec in (("stage1.", s1), ("stage2.", s2)):
+    for prefix, spec in (("stage1.", s1), ("stage2.", s2), ("framed.", s3)):
         if spec is None:
             nets.append(None)
             continue
@@ -142,4 +148,4 @@ def load_checkpoint(path: str | Path, *, device="cpu", verify: bool = True) -> M
             raise CheckpointError(
                 path, f"{prefix[:-1]} weights do not fit a {spec.backbone}/{spec.head} network: {first}") from None
         nets.append(net.to(device).eval())
-    return ModelBundle(stage1=nets[0], stage2=nets[1], options=options, meta=meta)
+    return ModelBundle(stage1=nets[0], stage2=nets[1], options=options, meta=meta, framed=nets[2])

@@ -196,6 +196,24 @@ def run_zoom(net: KeypointNet, sources: list, heads: np.ndarray, options: Pipeli
     return _stage1(net, inputs, maps, device, options.tta)
 
 
+def self_disagreement(hips: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """(N,) how far a stage-1 answer and its mirrored twin put the heads apart, in inter-head
+    distances (the worse head): an answer that contradicts itself under a flip is a guess."""
+    d = np.maximum(np.hypot(*(hips[:, 1, :2] - hips[:, 0, :2]).T), 1.0)
+    return gap[:, :, 0].max(axis=1) / d
+
+
+def pick_zoom(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image, the zoomed answer ((hips, gap) of stage 1 or of the framed net) that agrees
+    better with its own mirror image; returns hips, gap and (N,) True where `b` won. No labels:
+    the flip test is the model's own evidence, so the rule is the same on any radiograph."""
+    b_wins = self_disagreement(*b) < self_disagreement(*a)
+    hips = np.where(b_wins[:, None, None], b[0], a[0])
+    gap = np.where(b_wins[:, None, None], b[1], a[1])
+    return hips, gap, b_wins
+
+
 def _sane_radius(r: float, full_size) -> float:
     m = max(full_size)
     return float(min(max(r, 0.004 * m), 0.2 * m)) if math.isfinite(r) else 0.05 * m
@@ -220,16 +238,25 @@ def clicked_hips(heads: np.ndarray) -> np.ndarray:
 
 
 def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list, options: PipelineOptions,
-                 device="cpu", heads: np.ndarray | None = None) -> list[RawHips]:
+                 device="cpu", heads: np.ndarray | None = None, framed: KeypointNet | None = None
+                 ) -> list[RawHips]:
     """Both stages on each source. `heads` ((N, 2, 2) image-order head centres, full pixels)
-    replaces the first stage-1 pass: the place-with-clicks assist."""
+    replaces the first stage-1 pass: the place-with-clicks assist. `framed`, a stage 1 trained
+    on pelvis-framed views only, also reads the zoomed square; per image the answer that
+    agrees better with its own flip wins (`pick_zoom`)."""
     n = len(sources)
+    zoom_from = [""] * n
     if heads is not None:
         s1, gap = clicked_hips(np.asarray(heads, dtype=np.float64).reshape(n, 2, 2)), np.zeros((n, 2, 2))
     else:
         s1, gap = run_stage1(stage1, sources, device, options.tta)
         if options.zoom:
-            s1, gap = run_zoom(stage1, sources, s1[:, :, :2], options, device)
+            first = s1[:, :, :2]
+            s1, gap = run_zoom(stage1, sources, first, options, device)
+            zoom_from = ["stage1"] * n
+            if framed is not None:
+                s1, gap, won = pick_zoom((s1, gap), run_zoom(framed, sources, first, options, device))
+                zoom_from = ["framed" if w else "stage1" for w in won]
     hips = s1.copy()
     if options.radius_prior and heads is None:
         hips[:, :, 2] = clicked_hips(s1[:, :, :2])[:, :, 2]
@@ -273,5 +300,6 @@ def run_pipeline(stage1: KeypointNet, stage2: KeypointNet | None, sources: list,
             shift[:, :, 1] = np.hypot(new[:, :, 3] - hips[:, :, 3], new[:, :, 4] - hips[:, :, 4]) / r
             hips = new
     r = np.maximum(hips[:, :, 2:3], 1e-6)
-    return [RawHips(hips=hips[i], spread=spread[i], shift=shift[i], flip_gap=gap[i] / r[i], stage1=s1[i])
+    return [RawHips(hips=hips[i], spread=spread[i], shift=shift[i], flip_gap=gap[i] / r[i], stage1=s1[i],
+                    info={"zoom_from": zoom_from[i]} if zoom_from[i] else {})
             for i in range(n)]

@@ -75,6 +75,7 @@ class Predictor:
             set_cpu_threads(threads)
         self.stage1 = bundle.stage1.to(self.device).eval()
         self.stage2 = bundle.stage2.to(self.device).eval() if bundle.stage2 is not None else None
+        self.framed = bundle.framed.to(self.device).eval() if bundle.framed is not None else None
         o = bundle.options  # the model's own settings unless overridden
         self.options = PipelineOptions(o.crop_factor, refine_iters or o.refine_iters, tta=tta,
                                        crop_views=crop_views or o.crop_views,
@@ -220,7 +221,8 @@ class Predictor:
             else:
                 srcs = [self._source(im) for im in chunk]
             with self._lock:
-                raws = run_pipeline(self.stage1, self.stage2, [s[0] for s in srcs], self.options, self.device)
+                raws = run_pipeline(self.stage1, self.stage2, [s[0] for s in srcs], self.options, self.device,
+                                    framed=self.framed)
                 for j, (src, name, path) in enumerate(srcs):
                     redo = self._needs_more_pixels(src, raws[j]) if path is not None else None
                     if redo:
@@ -228,7 +230,8 @@ class Predictor:
 
                         rg = load_radiograph(path, max_side=redo)
                         srcs[j] = (ArraySource(rg.pixels, rg.full_size), name, path)
-                        raws[j] = run_pipeline(self.stage1, self.stage2, [srcs[j][0]], self.options, self.device)[0]
+                        raws[j] = run_pipeline(self.stage1, self.stage2, [srcs[j][0]], self.options, self.device,
+                                               framed=self.framed)[0]
             for (src, name, _), raw, mp in zip(srcs, raws, mappings[i:i + batch_size]):
                 out.append(self._prediction(raw, mp or SideMapping(), name, src.full_size))
             if progress is not None:
@@ -254,6 +257,6 @@ class Predictor:
                 na[side] = float("nan")
         low = sorted(k for k, v in confidence.items() if v < self.low_confidence_below)
         details = {"stage1": raw.stage1.tolist(), "spread": raw.spread.tolist(), "shift": raw.shift.tolist(),
-                   "flip_gap": raw.flip_gap.tolist()}
+                   "flip_gap": raw.flip_gap.tolist(), **raw.info}
         return Prediction(landmarks=lm, confidence=confidence, na=na, low_confidence=low, model_id=self.model_id,
                           image=name, image_size=tuple(int(v) for v in full_size), details=details)

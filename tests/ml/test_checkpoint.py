@@ -111,3 +111,22 @@ def test_weights_and_sidecar_get_the_same_mode_a_plain_file_would(tmp_path, mode
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == mode
     assert stat.S_IMODE(sidecar_path(out).stat().st_mode) == mode
+
+
+def test_a_pelvis_framed_stage1_travels_with_the_model(tmp_path, model_copy):
+    import copy
+
+    a = load_checkpoint(model_copy)
+    assert a.framed is None  # trained models have none
+    a.framed = copy.deepcopy(a.stage1)
+    with torch.no_grad():
+        for p in a.framed.parameters():
+            p.add_(0.01)  # different weights from stage 1, to see that they are its own
+    out = save_checkpoint(tmp_path / "framed.safetensors", a)
+    b = load_checkpoint(out)
+    assert b.framed is not None and read_sidecar(out)["framed"] == read_sidecar(out)["stage1"]
+    x = torch.rand(1, 1, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(a.framed(x).points, b.framed(x).points)
+        assert not torch.equal(b.framed(x).points, b.stage1(x).points)
+    assert load_checkpoint(model_copy).framed is None  # a file from before still loads, without one

@@ -156,6 +156,8 @@ def test_default_model_is_confident_on_a_phantom_and_not_on_noise():
     for side in ("left", "right"):
         assert good.na[side] == pytest.approx(case.landmarks.norberg_angle(side), abs=3.0)
     assert not good.low_confidence and min(good.confidence.values()) > 0.8
+    # The bundled model reads the zoomed square with its pelvis-framed stage 1 too; says which won.
+    assert p.framed is not None and good.details["zoom_from"] in ("stage1", "framed")
     junk = {
         "noise": np.random.default_rng(0).random((900, 1000)).astype(np.float32),
         "blank": np.zeros((800, 800), np.float32),
