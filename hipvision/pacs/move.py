@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hipvision.core.jobs import Cancelled, check_cancel
-from hipvision.pacs.connect import association, check_status
+from hipvision.pacs.connect import association
 from hipvision.pacs.receive import (
     Sink,
     finish,
+    follow_responses,
     storage_contexts,
     store_handler,
     study_exists,
     study_identifier,
-    sub_operations,
 )
 from hipvision.pacs.server import PacsError
 
@@ -71,26 +71,17 @@ def cmove(config, sink: Sink, progress, cancel, on_file) -> None:
     if server.tls:  # the PACS would connect back to us in the clear: patient data must not go that way
         raise PacsError(f"{server.label}: C-MOVE over TLS is not supported (the PACS would send the images to "
                         f"port {config.move_port} unencrypted); use C-GET or DICOMweb")
-    final = None
     with storage_scp(config, sink, cancel):
         with association(server, [build_context(MOVE), build_context(FIND)]) as assoc:
             if not study_exists(server, assoc, config.study_uid):
                 raise PacsError(f"{server.label}: study {config.study_uid} not found")
             if not any(cx.abstract_syntax == MOVE for cx in assoc.accepted_contexts):
                 raise PacsError(f"{server.label} accepts no C-MOVE from AE title '{server.calling_ae}'")
-            for status, _ in assoc.send_c_move(study_identifier(config.study_uid), server.calling_ae, MOVE):
-                code = check_status(server, status, "retrieve")
-                sink.drain(on_file)
-                counts = sub_operations(status)
-                if code in (0xFF00, 0xFF01):
-                    if progress is not None:
-                        progress(sum(counts[1:]), sum(counts), f"{len(sink.saved)} image(s)")
-                    check_cancel(cancel)
-                else:
-                    final = (code, counts)
+            code, counts = follow_responses(
+                server, assoc.send_c_move(study_identifier(config.study_uid), server.calling_ae, MOVE), sink,
+                on_file=on_file, progress=progress, cancel=cancel)
     sink.drain(on_file)
     check_cancel(cancel)
-    code, counts = final if final is not None else (0x0000, (0, 0, 0, 0))
     received = len(sink.saved) + len(sink.skipped)
     if code == 0xFE00:
         raise Cancelled()

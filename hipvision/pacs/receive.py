@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hipvision.core.atomic import WriteError, atomic_path
+from hipvision.core.jobs import check_cancel
 from hipvision.pacs.connect import check_status
 from hipvision.pacs.server import PacsError, PacsServer
 
@@ -173,6 +174,27 @@ def sub_operations(status) -> tuple[int, int, int, int]:
             "NumberOfWarningSuboperations")
     remaining, completed, failed, warning = (int(status.get(k, 0) or 0) for k in keys)
     return remaining, completed, failed, warning
+
+
+def follow_responses(server: PacsServer, responses, sink: Sink, *, on_file, progress, cancel,
+                     check=None) -> tuple[int, tuple[int, int, int, int]]:
+    """Read a C-GET/C-MOVE response stream: after each response save what arrived, report the
+    pending ones and honour cancel; returns the final (status code, sub-operation counts).
+    `check(status)`, if given, sees every response first (C-GET's refusal test)."""
+    final = None
+    for status, _ in responses:
+        if check is not None:
+            check(status)
+        code = check_status(server, status, "retrieve")
+        sink.drain(on_file)
+        counts = sub_operations(status)
+        if code in (0xFF00, 0xFF01):
+            if progress is not None:
+                progress(sum(counts[1:]), sum(counts), f"{len(sink.saved)} image(s)")
+            check_cancel(cancel)
+        else:
+            final = (code, counts)
+    return final if final is not None else (0x0000, (0, 0, 0, 0))
 
 
 def finish(server: PacsServer, study_uid: str, sink: Sink, counts, progress) -> None:

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hipvision.core.jobs import Cancelled, check_cancel
-from hipvision.pacs.connect import association, check_status, search_all, web_client, web_errors
+from hipvision.pacs.connect import association, search_all, web_client, web_errors
 from hipvision.pacs.receive import (
     UID_RE,
     RetrieveReport,
     Sink,
     finish,
+    follow_responses,
     storage_contexts,
     store_handler,
     study_exists,
     study_identifier,
-    sub_operations,
 )
 from hipvision.pacs.server import PacsError, PacsServer
 
@@ -152,28 +152,21 @@ def _cget(config: RetrieveConfig, sink: Sink, progress, cancel, on_file) -> None
 
     server = config.server
     contexts, roles = _get_contexts()
-    final = None
     handlers = [(evt.EVT_C_STORE, store_handler(sink, cancel))]
     with association(server, contexts, roles=roles, evt_handlers=handlers) as assoc:
         if not study_exists(server, assoc, config.study_uid):
             raise PacsError(f"{server.label}: study {config.study_uid} not found")
         if not any(cx.abstract_syntax == GET for cx in assoc.accepted_contexts):
             raise GetRefused(server, "it accepts no C-GET")
-        for status, _ in assoc.send_c_get(study_identifier(config.study_uid), GET):
+
+        def refused(status) -> None:  # an abort before anything came: the PACS says no to C-GET
             if getattr(status, "Status", None) is None and not (sink.saved or sink.skipped or sink.arrived.qsize()):
                 raise GetRefused(server, "the request was aborted")
-            code = check_status(server, status, "retrieve")
-            sink.drain(on_file)
-            counts = sub_operations(status)
-            if code in (0xFF00, 0xFF01):
-                if progress is not None:
-                    progress(sum(counts[1:]), sum(counts), f"{len(sink.saved)} image(s)")
-                check_cancel(cancel)
-            else:
-                final = (code, counts)
+
+        code, counts = follow_responses(server, assoc.send_c_get(study_identifier(config.study_uid), GET), sink,
+                                        on_file=on_file, progress=progress, cancel=cancel, check=refused)
     sink.drain(on_file)
     check_cancel(cancel)
-    code, counts = final if final is not None else (0x0000, (0, 0, 0, 0))
     received = len(sink.saved) + len(sink.skipped)
     if code in _GET_REFUSALS and received == 0:
         raise GetRefused(server, f"status 0x{code:04X}")
