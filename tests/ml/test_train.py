@@ -181,3 +181,22 @@ def test_the_config_default_backbone_is_the_zoo_default():
     from hipvision.ml.zoo import DEFAULT_BACKBONE as ZOO_DEFAULT
 
     assert DEFAULT_BACKBONE == ZOO_DEFAULT == TrainConfig().backbone
+
+
+def test_a_warm_start_keeps_its_pelvis_framed_stage1_untouched(tmp_path, tiny_model, phantom_samples):
+    import copy
+
+    from hipvision.ml.checkpoint import load_checkpoint, save_checkpoint
+
+    warm = load_checkpoint(tiny_model.checkpoint)
+    warm.framed = copy.deepcopy(warm.stage1)
+    with torch.no_grad():
+        for p in warm.framed.parameters():
+            p.mul_(0.5)
+    with_framed = save_checkpoint(tmp_path / "warm.safetensors", warm)
+    r = train_keypoints(_cfg(tmp_path, init_from=str(with_framed), lr=1e-2), phantom_samples)
+    out = load_checkpoint(r.checkpoint)
+    assert out.framed is not None
+    for (name, p), (_, q) in zip(out.framed.named_parameters(), warm.framed.named_parameters()):
+        assert torch.equal(p, q), name  # carried over, not trained
+    assert not all(torch.equal(p, q) for p, q in zip(out.stage1.parameters(), warm.stage1.parameters()))

@@ -63,6 +63,7 @@ class Run:
     # set by the steps
     model: TwoStage | None = None
     options: PipelineOptions | None = None
+    framed: KeypointNet | None = None  # the warm start's pelvis-framed stage 1, kept as it is
     pretrained_loaded: bool = False
     dataset: KeypointDataset | None = None
     monitor: tuple = ()  # (samples, cache, name) that validation watches
@@ -152,6 +153,9 @@ def build_models(run: Run) -> None:
         if warm.stage2 is None:
             raise CheckpointError(config.init_from, "has no stage-2 network to continue training")
         stage1, stage2 = warm.stage1.train(), warm.stage2.train()
+        # Not trained here (it reads pelvis-framed views only); the new model keeps it so its
+        # zoomed pass still has the second reader (pipeline.pick_zoom).
+        run.framed = warm.framed
         run.options = PipelineOptions(crop_factor=warm.options.crop_factor, refine_iters=config.refine_iters)
     else:
         common = dict(head=config.head, channels=config.channels)
@@ -388,7 +392,7 @@ def finish(run: Run, guessed_on: str, *, t_start: float, epochs_run: int, stoppe
     final_metrics["best_epoch"] = run.best_epoch
     summary = data_summary(run.train + run.val)
     model_id = config.name or run.output.stem
-    bundle = ModelBundle(stage1=model.stage1, stage2=model.stage2, options=run.options, meta={
+    bundle = ModelBundle(stage1=model.stage1, stage2=model.stage2, options=run.options, framed=run.framed, meta={
         "model_id": model_id, "metrics": final_metrics, "data_summary": summary,
         "trained_on": config.trained_on or guessed_on, "train_config": config.to_dict(),
         "pretrained": bool(run.pretrained_loaded), "history": history,
