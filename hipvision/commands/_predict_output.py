@@ -10,7 +10,7 @@ import csv
 import io
 import json
 
-from hipvision.annotation.plausibility import Assessment, assess
+from hipvision.annotation.plausibility import Assessment
 from hipvision.core.interchange import CSV_COLUMNS, AnnotatedImage, csv_rows
 
 PREDICT_COLUMNS = CSV_COLUMNS + ("status", "concerns")
@@ -18,11 +18,7 @@ PREDICT_COLUMNS = CSV_COLUMNS + ("status", "concerns")
 
 def assessments(done: list) -> dict[str, Assessment]:
     """name -> what is doubtful about its prediction (an empty assessment: nothing)."""
-    out = {}
-    for name, pred in done:
-        h, w = pred.image_size
-        out[name] = assess(pred.landmarks, (w, h) if w and h else None, pred.confidence)
-    return out
+    return {name: pred.assessment() for name, pred in done}
 
 
 def status(a: Assessment) -> str:

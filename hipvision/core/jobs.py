@@ -38,6 +38,19 @@ class CancelToken:
             raise Cancelled()
 
 
+def labelled(progress):
+    """`say(label)` -> a progress callback that puts `label: ` before each message, for the parts
+    of a long job (a backbone's training, a generator); silent when `progress` is None."""
+
+    def say(label: str):
+        def inner(done, total, message=""):
+            if progress is not None:
+                progress(done, total, f"{label}: {message}")
+        return inner
+
+    return say
+
+
 def check_cancel(cancel) -> None:
     """Raise Cancelled if `cancel` (any object with is_set(), or None) is set."""
     if cancel is not None and cancel.is_set():

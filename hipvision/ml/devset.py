@@ -84,13 +84,6 @@ def simulated_clicks(ref: ReferenceImage, click_error: float, rng: np.random.Gen
     return ref.heads + click_error * r * np.stack([np.cos(t), np.sin(t)], axis=1)
 
 
-def _doubtful(pred) -> bool:
-    from hipvision.annotation.plausibility import assess
-
-    h, w = pred.image_size
-    return assess(pred.landmarks, (w, h), pred.confidence).doubtful
-
-
 def _compare(ref: ReferenceImage, pred: HipLandmarks, mode: str, doubtful: bool = False) -> list[HipResult]:
     truth = ref.landmarks()
     mapping = SideMapping()
@@ -117,7 +110,7 @@ def evaluate_reference(predictor, refs: list[ReferenceImage], *, click_error: fl
     out: list[HipResult] = []
     for i, ref in enumerate(refs):
         pred = predictor.predict(ref.path)
-        out += _compare(ref, pred.landmarks, "auto", _doubtful(pred))
+        out += _compare(ref, pred.landmarks, "auto", pred.assessment().doubtful)
         for _ in range(click_trials):
             pred = predictor.predict(ref.path, heads=simulated_clicks(ref, click_error, rng))
             out += _compare(ref, pred.landmarks, "clicks")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from hipvision.core.atomic import write_text_atomic
-from hipvision.core.jobs import check_cancel
+from hipvision.core.jobs import check_cancel, labelled
 from hipvision.core.synthetic_mix import DEFAULT_SHARE, DEFAULT_UNTIL, check_mix
 from hipvision.ml.diffusion.conditional import ConditionalConfig
 from hipvision.ml.diffusion.denoiser_training import DenoiserTrainConfig
@@ -381,11 +381,7 @@ def run_experiment(config: ExperimentConfig, project, *, progress=None, cancel=N
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def say(msg: str):
-        def inner(done, total, m):
-            if progress is not None:
-                progress(done, total, f"{msg}: {m}")
-        return inner
+    say = labelled(progress)
 
     try:
         if config.protocol == "poster":

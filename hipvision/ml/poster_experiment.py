@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from hipvision.core.atomic import write_text_atomic
+from hipvision.core.jobs import labelled
 from hipvision.ml import poster_training
 from hipvision.ml.poster_config import POOL_ARMS
 from hipvision.ml.poster_report import PosterArm, PosterResult, make_rows
@@ -111,11 +112,7 @@ def run_poster_experiment(config, project, *, progress=None, cancel=None, previe
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def say(msg: str):
-        def inner(done, total, m):
-            if progress is not None:
-                progress(done, total, f"{msg}: {m}")
-        return inner
+    say = labelled(progress)
 
     pc = config.poster
     data = _choose_data(config, project)

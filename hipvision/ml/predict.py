@@ -45,6 +45,13 @@ class Prediction:
     image_size: tuple[int, int] = (0, 0)  # full (H, W)
     details: dict = field(default_factory=dict)  # raw signals behind the confidence, stage-1 estimate
 
+    def assessment(self):
+        """What is doubtful about it (annotation.plausibility): the rule the window applies."""
+        from hipvision.annotation.plausibility import assess
+
+        h, w = self.image_size
+        return assess(self.landmarks, (w, h) if w and h else None, self.confidence)
+
 
 def _confidence(raw: RawHips, has_heatmaps: bool) -> np.ndarray:
     """(2 hips, 2 points) in 0..1 from the spread (cells), refinement shift and flip gap (head radii)."""

@@ -85,6 +85,7 @@ def test_a_doubtful_prediction_is_not_printed_as_a_measurement(tmp_path, capsys)
         by_image.setdefault(r["image"].rsplit("/", 1)[-1], []).append(r)
     assert {r["status"] for r in by_image["noise.png"]} == {"doubtful"}
     assert all(r["na_deg"] == "" and r["concerns"] and r["head_x"] for r in by_image["noise.png"])
+    assert all("low model confidence" in r["concerns"] for r in by_image["noise.png"])  # the model's own doubt
     phantom = next(k for k in by_image if k != "noise.png")
     assert {r["status"] for r in by_image[phantom]} == {"predicted"}
     assert all(40 < float(r["na_deg"]) < 140 and r["concerns"] == "" for r in by_image[phantom])

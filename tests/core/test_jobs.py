@@ -39,3 +39,13 @@ def test_eta_from_rate(monkeypatch):
     assert eta.update(2, 10) == pytest.approx(8.0)  # 1 item/s, 8 left
     clock[0] += 2.0
     assert eta.update(6, 10) == pytest.approx(4 / 1.5)  # 6 items in 4 s, 4 left
+
+
+def test_labelled_progress_names_the_part_of_the_job():
+    from hipvision.core.jobs import labelled
+
+    seen = []
+    say = labelled(lambda done, total, message: seen.append((done, total, message)))
+    say("training resnet18")(3, 10, "epoch 3/10")
+    assert seen == [(3, 10, "training resnet18: epoch 3/10")]
+    labelled(None)("quiet")(1, 1, "nothing to tell")  # no progress callback: nothing happens, no error

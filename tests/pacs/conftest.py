@@ -192,6 +192,30 @@ def pixels(seed: int, shape=(96, 128)) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 4096, size=shape, dtype=np.uint16)
 
 
+def retrieve_rex_checked(orthanc, config) -> None:
+    """Retrieve Rex's DX study with `config` and check what any retrieve path must give: one
+    file per image named by its SOP Instance UID, each announced and counted, the study's SR named
+    with its reason, progress to the end, and the uploaded pixels."""
+    import pydicom
+
+    from hipvision.pacs.retrieve import retrieve_study
+
+    arrived, steps = [], []
+    report = retrieve_study(config, progress=lambda done, total, msg: steps.append((done, total)),
+                            on_file=arrived.append)
+    into, images = config.into, orthanc.uploaded[STUDY_REX_DX]
+    assert sorted(p.name for p in into.iterdir()) == sorted(f"{uid}.dcm" for uid in images)
+    assert sorted(report.saved) == sorted(arrived) == sorted(into / f"{uid}.dcm" for uid in images)
+    # The SR of the study is not written, and is named with the reason.
+    (sr_uid,) = orthanc.uploaded["sr"]
+    assert report.skipped == ((sr_uid, "Basic Text SR Storage: no pixel data"),)
+    assert steps and steps[-1] == (4, 4)
+    for seed, uid in zip((1, 2, 3), images):
+        ds = pydicom.dcmread(into / f"{uid}.dcm")
+        assert ds.SOPInstanceUID == uid and ds.StudyInstanceUID == STUDY_REX_DX and ds.PatientID == "P1"
+        np.testing.assert_array_equal(ds.pixel_array, pixels(seed))
+
+
 def image_bytes(tmp: Path, seed: int, *, study: str, series: str, patient: tuple[str, str], date: str,
                 modality: str, accession: str, number: int = 1) -> bytes:
     from hipvision.core.dicom_write import write_dicom

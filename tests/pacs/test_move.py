@@ -14,7 +14,7 @@ from hipvision.core.jobs import Cancelled, CancelToken
 from hipvision.core.settings import AppSettings, SettingsError
 from hipvision.pacs import PacsError, parse_server
 from hipvision.pacs.retrieve import RetrieveConfig, retrieve_study
-from tests.pacs.conftest import STUDY_BELLA_CR, STUDY_REX_DX, free_port, pixels
+from tests.pacs.conftest import STUDY_BELLA_CR, STUDY_REX_DX, free_port, pixels, retrieve_rex_checked
 
 
 def _retrieve(orthanc, tmp_path, *extra: str, calling_ae: str = "HIPVISION", study: str = STUDY_REX_DX):
@@ -25,22 +25,8 @@ def _retrieve(orthanc, tmp_path, *extra: str, calling_ae: str = "HIPVISION", stu
 
 
 def test_move_round_trip_gives_the_same_files_as_get(orthanc, tmp_path):
-    into = tmp_path / "study"
-    arrived, steps = [], []
-    config = RetrieveConfig(parse_server(orthanc.dimse), STUDY_REX_DX, into, method="move",
-                            move_port=orthanc.move_port)
-    report = retrieve_study(config, progress=lambda done, total, msg: steps.append((done, total)),
-                            on_file=arrived.append)
-    images = orthanc.uploaded[STUDY_REX_DX]
-    assert sorted(p.name for p in into.iterdir()) == sorted(f"{uid}.dcm" for uid in images)
-    assert sorted(report.saved) == sorted(arrived) == sorted(into / f"{uid}.dcm" for uid in images)
-    (sr_uid,) = orthanc.uploaded["sr"]
-    assert report.skipped == ((sr_uid, "Basic Text SR Storage: no pixel data"),)
-    assert steps and steps[-1] == (4, 4)
-    for seed, uid in zip((1, 2, 3), images):
-        ds = pydicom.dcmread(into / f"{uid}.dcm")
-        assert ds.SOPInstanceUID == uid and ds.StudyInstanceUID == STUDY_REX_DX
-        np.testing.assert_array_equal(ds.pixel_array, pixels(seed))
+    retrieve_rex_checked(orthanc, RetrieveConfig(parse_server(orthanc.dimse), STUDY_REX_DX, tmp_path / "study",
+                                                 method="move", move_port=orthanc.move_port))
 
 
 def test_auto_falls_back_to_move_when_the_pacs_refuses_get(orthanc, tmp_path, capsys):

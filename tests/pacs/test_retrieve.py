@@ -9,28 +9,14 @@ from hipvision.cli import main
 from hipvision.core.jobs import Cancelled, CancelToken
 from hipvision.core.store import Project
 from hipvision.pacs.retrieve import RetrieveConfig, retrieve_study
-from tests.pacs.conftest import STUDY_REX_DX, cli_server, pixels, server_of
+from tests.pacs.conftest import STUDY_REX_DX, cli_server, pixels, retrieve_rex_checked, server_of
 
 PROTOCOLS = ["dicomweb", "dimse"]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_retrieve_study_saves_images_and_names_the_rest(orthanc, secret, protocol, tmp_path):
-    into = tmp_path / "study"
-    arrived, steps = [], []
-    report = retrieve_study(RetrieveConfig(server_of(orthanc, protocol), STUDY_REX_DX, into),
-                            progress=lambda done, total, msg: steps.append((done, total)), on_file=arrived.append)
-    images = orthanc.uploaded[STUDY_REX_DX]
-    assert sorted(p.name for p in into.iterdir()) == sorted(f"{uid}.dcm" for uid in images)
-    assert sorted(report.saved) == sorted(arrived) == sorted(into / f"{uid}.dcm" for uid in images)
-    # The SR of the study is not written, and is named with the reason.
-    (sr_uid,) = orthanc.uploaded["sr"]
-    assert report.skipped == ((sr_uid, "Basic Text SR Storage: no pixel data"),)
-    assert steps and steps[-1] == (4, 4)
-    for seed, uid in zip((1, 2, 3), images):
-        ds = pydicom.dcmread(into / f"{uid}.dcm")
-        assert ds.StudyInstanceUID == STUDY_REX_DX and ds.PatientID == "P1"
-        np.testing.assert_array_equal(ds.pixel_array, pixels(seed))
+    retrieve_rex_checked(orthanc, RetrieveConfig(server_of(orthanc, protocol), STUDY_REX_DX, tmp_path / "study"))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
