@@ -163,18 +163,21 @@ REASON_WORDS = {"confidence": "low confidence", "landmarks": "landmarks off the 
                 "na": "NA off the condition"}
 
 
-def unpassed_notes(wanted: dict[str, int], by_source: dict[str, int], reasons: dict) -> list[str]:
+def unpassed_notes(wanted: dict[str, int], by_source: dict[str, int], reasons: dict,
+                   generated: int) -> list[str]:
     """A note for each source none of whose images passed the gate. `_fill` stops such a source
-    after its first n images, so it made exactly n: the note holds for a pool read back from the
-    cache too, which keeps only the pool's totals."""
+    after its first n images; a pool cached by an older version may have made up to 3n, so the
+    note says "not over-generated" only when the pool's total shows it (`generated`: all sources)."""
     notes = []
+    single = len(wanted) == 1
     for src, n in wanted.items():
         if n and not by_source.get(src):
-            # the pool's rejection counts are this source's alone only when they add up to its n
+            made = generated if single else n
+            # the pool's rejection counts are this source's alone only when they add up to what it made
             why = ", ".join(f"{REASON_WORDS.get(k, k)} {v}" for k, v in sorted(reasons.items()))
-            why = f" ({why})" if why and sum(reasons.values()) == n else ""
-            notes.append(f"{src}: 0 of {n} images passed the gate{why}; not over-generated "
-                         "(more of the same cannot pass)")
+            why = f" ({why})" if why and sum(reasons.values()) == made else ""
+            tail = "; not over-generated (more of the same cannot pass)" if made == n else ""
+            notes.append(f"{src}: 0 of {made} images passed the gate{why}{tail}")
     return notes
 
 
@@ -251,7 +254,7 @@ def build_pools(ctx: _Ctx, n: int) -> tuple[list[Pool], str]:
         samples = [synthetic_sample(np.asarray(s.image, np.float32), s.landmarks, s.mapping,
                                     f"{name}-{tag}-{_source(s)}-{s.seed}") for s in items]
         by = {src: sum(_source(s) == src for s in items) for src in wanted}
-        notes += unpassed_notes(wanted, by, reasons)
+        notes += unpassed_notes(wanted, by, reasons, generated)
         pools.append(Pool(name, samples, n, generated, by, reasons, notes))
     return pools, label_model
 

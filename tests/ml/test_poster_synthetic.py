@@ -101,3 +101,13 @@ def test_a_generator_some_of_whose_images_pass_is_over_generated_up_to_three_tim
     assert sampled == [3, 2, 2, 2] and pool.generated == 9  # 3 asked, 3x that at most
     assert len(pool.samples) == 1 and pool.by_source == {"ddpm": 1} and pool.rejections == {"confidence": 8}
     assert not any("passed the gate" in n for n in pool.notes)
+
+
+def test_a_pool_over_generated_by_an_older_version_is_not_said_to_be_stopped_early():
+    from hipvision.ml.poster_synthetic import unpassed_notes
+
+    # cached before the stop rule: 3 x 58 made, all rejected
+    assert unpassed_notes({"ddpm": 58}, {"ddpm": 0}, {"confidence": 174}, 174) == [
+        "ddpm: 0 of 174 images passed the gate (low confidence 174)"]
+    assert unpassed_notes({"ddpm": 58}, {"ddpm": 0}, {"confidence": 58}, 58) == [
+        "ddpm: 0 of 58 images passed the gate (low confidence 58); not over-generated (more of the same cannot pass)"]
