@@ -78,7 +78,8 @@ class _PosterArms:
 
 
 def _ours(config, data, out, device, say, cancel, pools, n_syn: int) -> list[PosterArm]:
-    """Our two-stage model on the same data sets, same epochs and samples per epoch."""
+    """Our two-stage model on the same data sets, same epochs and samples per epoch (`pools`:
+    the measured ones, those that hold images)."""
     from hipvision.ml.checkpoint import read_sidecar
     from hipvision.ml.experiment import _Arms
 
@@ -127,9 +128,12 @@ def run_poster_experiment(config, project, *, progress=None, cancel=None, previe
     arms_of = _PosterArms(config, data, out, device, poster_training.ImageCache(), data.n_train + n_syn, say, cancel)
     arms = [arms_of(bb, "without", train, 0) for bb in config.backbones]
     pools, label_model = build_pools(_Ctx(config, data, project, out, device, say, cancel, preview), n_syn)
-    for p in pools:
+    # A pool the gate emptied trains no arm: it would train on exactly the "without" data, cost as
+    # much again, and read like a measured column. The report marks its column as not measured.
+    measured = [p for p in pools if p.samples]
+    for p in measured:
         arms += [arms_of(bb, POOL_ARMS[p.name], train + p.samples, len(p.samples)) for bb in config.backbones]
-    arms += _ours(config, data, out, device, say, cancel, pools, n_syn)
+    arms += _ours(config, data, out, device, say, cancel, measured, n_syn)
     with_arms = [POOL_ARMS[p.name] for p in pools]
     g = config.gate_config
     result = PosterResult(
@@ -156,5 +160,6 @@ def _write(result: PosterResult, config, data, out: Path, command: str) -> None:
          "pools": [{"name": p.name, "requested": p.requested, "accepted": len(p.samples), "generated": p.generated,
                     "by_source": p.by_source, "gate_rejections": p.rejections, "notes": p.notes}
                    for p in result.pools],
-         "label_model": result.label_model, "seconds": result.seconds}, indent=2, default=str))
+         "not_measured": result.not_measured(), "label_model": result.label_model, "seconds": result.seconds},
+        indent=2, default=str))
     result.files = {"markdown": str(md), "csv": str(cs), "json": str(js)}

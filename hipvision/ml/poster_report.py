@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipvision.ml.experiment_report import improvement
-from hipvision.ml.poster_config import POSTER_MEAN_IMPROVEMENT
+from hipvision.ml.poster_config import POOL_ARMS, POSTER_MEAN_IMPROVEMENT
 
 ARM_TITLES = {"with": "with DDPM/DreamBooth", "with_conditional": "with conditional"}
 
@@ -34,7 +34,9 @@ class PosterArm:
 
 
 def make_rows(arms: list[PosterArm], with_arms: list[str], labelled: int, synthetic: int) -> list[dict]:
-    """One row per (model, backbone): MAPE and MAE without and with each synthetic arm."""
+    """One row per (model, backbone): MAPE and MAE without and with each synthetic arm. An arm
+    that was not trained (its pool came out empty) reads None: null in the JSON, an empty CSV
+    cell, "—" in the table (NaN would print as "nan" and is not valid JSON)."""
     rows = []
     keys = list(dict.fromkeys((a.model, a.backbone) for a in arms))
     for model, bb in keys:
@@ -45,7 +47,12 @@ def make_rows(arms: list[PosterArm], with_arms: list[str], labelled: int, synthe
              "mae_without": a0.test["na_mae"], "test_hips": a0.test["hips"], "labelled": labelled,
              "synthetic": synthetic}
         for w in with_arms:
-            a1 = by[w]
+            a1 = by.get(w)
+            if a1 is None:
+                r.update({f"{k}_{w}{pct}": None for k in ("mape", "mae") for pct in ("", "_improvement_pct")})
+                if a0.external:
+                    r.update({f"ext_mape_{w}_improvement_pct": None, f"ext_mape_{w}": None})
+                continue
             r.update({f"mape_{w}": a1.test["na_mape"], f"mape_{w}_improvement_pct":
                       improvement(a0.test["na_mape"], a1.test["na_mape"]),
                       f"mae_{w}": a1.test["na_mae"], f"mae_{w}_improvement_pct":
@@ -82,17 +89,26 @@ class PosterResult:
     files: dict = field(default_factory=dict)
 
     def mean_improvement(self, arm: str, model: str = "poster", prefix: str = "") -> float:
-        vals = [r[f"{prefix}mape_{arm}_improvement_pct"] for r in self.rows if r["model"] == model]
+        """Mean over the measured rows; NaN when there are none (the report says "not measured")."""
+        vals = [v for r in self.rows if r["model"] == model
+                and (v := r.get(f"{prefix}mape_{arm}_improvement_pct")) is not None]
         return float(np.mean(vals)) if vals else float("nan")
+
+    def not_measured(self) -> dict[str, str]:
+        """Arm -> why no model was trained with it: its pool holds no image that passed the gate."""
+        return {POOL_ARMS[p.name]: f"0 of {p.generated} generated images passed the gate; no arm trained "
+                                   "(it would repeat 'without')" for p in self.pools if not p.samples}
 
     def _pool_text(self) -> list[str]:
         out = []
+        skipped = self.not_measured()
         for p in self.pools:
             by = ", ".join(f"{v} {k}" for k, v in p.by_source.items())
-            arm = "with" if p.name == "unconditional" else "with_conditional"
+            arm = POOL_ARMS[p.name]
             how = ("labelled by the label model, kept by the gate" if p.name == "unconditional"
                    else "exact labels (the condition), vetted by the gate")
-            line = (f"- *{ARM_TITLES[arm]}*: {len(p.samples)} of {p.requested} requested images ({by}; "
+            line = (f"- *{ARM_TITLES[arm]}*: not measured: {skipped[arm]}." if arm in skipped else
+                    f"- *{ARM_TITLES[arm]}*: {len(p.samples)} of {p.requested} requested images ({by}; "
                     f"{p.generated} generated, {p.generated - len(p.samples)} rejected), {how}.")
             out.append(line + "".join(f" {n}." for n in p.notes))
         return out
@@ -110,15 +126,21 @@ class PosterResult:
             name = "poster (1 stage, MSE)" if r["model"] == "poster" else "ours (2 stages, heatmap)"
             line = f"| {name} | {r['backbone']} | {r['init']} | {r[prefix + 'mape_without']:.2f} |"
             for w in self.with_arms:
-                line += f" {r[f'{prefix}mape_{w}']:.2f} | {r[f'{prefix}mape_{w}_improvement_pct']:+.1f} % |"
+                line += (f" {_cell(r.get(f'{prefix}mape_{w}'), '.2f')} |"
+                         f" {_cell(r.get(f'{prefix}mape_{w}_improvement_pct'), '+.1f', ' %')} |")
             lines.append(line)
         lines.append("")
         n = sum(r["model"] == "poster" for r in self.rows)
+        skipped = self.not_measured()
         for w in self.with_arms:
+            if w in skipped:
+                lines.append(f"Average improvement {ARM_TITLES[w]}: not measured: {skipped[w]}.")
+                continue
+            ours = self.mean_improvement(w, "ours", prefix)
             lines.append(f"Average improvement {ARM_TITLES[w]}, poster protocol ({n} backbones): "
-                         f"{self.mean_improvement(w, prefix=prefix):+.1f} % (the poster: "
-                         f"+{POSTER_MEAN_IMPROVEMENT} %); our two-stage model: "
-                         f"{self.mean_improvement(w, 'ours', prefix):+.1f} %.")
+                         f"{_cell(self.mean_improvement(w, prefix=prefix), '+.1f', ' %')} (the poster: "
+                         f"+{POSTER_MEAN_IMPROVEMENT} %)"
+                         + (f"; our two-stage model: {_cell(ours, '+.1f', ' %')}." if self.ours_backbone else "."))
         return lines
 
     def markdown(self, command: str = "") -> str:
@@ -149,6 +171,7 @@ class PosterResult:
         return "\n".join(lines) + "\n"
 
     def csv_text(self) -> str:
+        """One line per row; an arm not measured is an empty cell."""
         buf = io.StringIO()
         cols = list(dict.fromkeys(k for r in self.rows for k in r))
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
@@ -156,3 +179,8 @@ class PosterResult:
         for r in self.rows:
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
         return buf.getvalue()
+
+
+def _cell(v: float | None, fmt: str, unit: str = "") -> str:
+    """A number for the table, or "—" for one not measured (None or NaN: never "nan %")."""
+    return "—" if v is None or not np.isfinite(v) else f"{v:{fmt}}{unit}"

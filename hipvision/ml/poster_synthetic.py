@@ -129,7 +129,9 @@ def dreambooth_generator(ctx: _Ctx) -> tuple[Path | None, str]:
 
 def _fill(ctx: _Ctx, folder: Path, key: dict, wanted: dict[str, int], sample, gate) -> tuple[list, int, dict]:
     """(accepted items, generated count, rejections) for `wanted` images per source, from the
-    cache or sampled through the gate (over-generating up to 3x when the gate rejects)."""
+    cache or sampled through the gate (over-generating up to 3x when the gate rejects some; a
+    source none of whose first n images passed is not over-generated: see `unpassed_notes`).
+    An empty pool is cached like any other, so a re-run does not sample it again."""
     cached = load_synthetic(folder, key)
     if cached is not None:
         return cached
@@ -142,6 +144,10 @@ def _fill(ctx: _Ctx, folder: Path, key: dict, wanted: dict[str, int], sample, ga
         got: list = []
         seed, made = ctx.config.seed * 100_003 + 10_000_000 * i, 0  # each generator its own seeds
         while len(got) < n and made < 3 * n:
+            if made and not got:
+                # A whole round and not one image passed: more of the same cannot pass either, and a
+                # round can cost an hour of CPU (a DDPM whose images the label model cannot read).
+                break
             need = n - len(got)
             sample(src, need, seed, got)
             seed, made = seed + need, made + need
@@ -151,6 +157,28 @@ def _fill(ctx: _Ctx, folder: Path, key: dict, wanted: dict[str, int], sample, ga
     folder.mkdir(parents=True, exist_ok=True)
     save_synthetic(folder, key, accepted, generated, reasons)
     return accepted, generated, reasons
+
+
+REASON_WORDS = {"confidence": "low confidence", "landmarks": "landmarks off the condition",
+                "na": "NA off the condition"}
+
+
+def unpassed_notes(wanted: dict[str, int], by_source: dict[str, int], reasons: dict,
+                   generated: int) -> list[str]:
+    """A note for each source none of whose images passed the gate. `_fill` stops such a source
+    after its first n images; a pool cached by an older version may have made up to 3n, so the
+    note says "not over-generated" only when the pool's total shows it (`generated`: all sources)."""
+    notes = []
+    single = len(wanted) == 1
+    for src, n in wanted.items():
+        if n and not by_source.get(src):
+            made = generated if single else n
+            # the pool's rejection counts are this source's alone only when they add up to what it made
+            why = ", ".join(f"{REASON_WORDS.get(k, k)} {v}" for k, v in sorted(reasons.items()))
+            why = f" ({why})" if why and sum(reasons.values()) == made else ""
+            tail = "; not over-generated (more of the same cannot pass)" if made == n else ""
+            notes.append(f"{src}: 0 of {made} images passed the gate{why}{tail}")
+    return notes
 
 
 def _sampler(ctx: _Ctx, gens: dict[str, Path], imgs, gate):
@@ -226,6 +254,7 @@ def build_pools(ctx: _Ctx, n: int) -> tuple[list[Pool], str]:
         samples = [synthetic_sample(np.asarray(s.image, np.float32), s.landmarks, s.mapping,
                                     f"{name}-{tag}-{_source(s)}-{s.seed}") for s in items]
         by = {src: sum(_source(s) == src for s in items) for src in wanted}
+        notes += unpassed_notes(wanted, by, reasons, generated)
         pools.append(Pool(name, samples, n, generated, by, reasons, notes))
     return pools, label_model
 

@@ -139,6 +139,7 @@ def test_poster_protocol_from_the_command_line(tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "poster's protocol" in printed and "| poster (1 stage, MSE) | test_resnet | scratch |" in printed
+    assert "our two-stage model" not in printed and "nan" not in printed.lower()  # ours left out: no "+nan %"
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [r["model"] for r in rows] == ["poster"] and rows[0]["synthetic"] == "2"  # 0.5 per labelled image
     meta = read_sidecar(out / "models" / "poster-test_resnet-with_conditional.safetensors")

@@ -144,3 +144,62 @@ def test_presets_name_the_posters_three_and_fifteen_more():
     assert len(cfg.backbones) == 18 == len(set(cfg.backbones)) and set(POSTER_NAMED) <= set(cfg.backbones)
     assert all(b in ZOO for b in POSTER18)
     assert ExperimentConfig(backbones=("poster-cpu", "resnet18"), out="x").backbones == POSTER_CPU
+
+
+def test_a_pool_the_gate_empties_trains_no_arm_and_reads_not_measured(labelled_project, tmp_path, monkeypatch):
+    """The label model is sure of no DDPM image (the real failure: every confidence 0.00): the
+    DDPM is sampled once, no "with" arm is trained, the column reads not measured everywhere;
+    the conditional column is trained and measured as before."""
+    from types import SimpleNamespace
+
+    from hipvision.ml import poster_synthetic
+    from hipvision.ml.diffusion import ddpm
+    from hipvision.ml.diffusion.gate import Gate, GateConfig, GateDecision
+
+    class ConditionalPasses(Gate):
+        def labelled(self, image, mapping, condition):
+            return self._count(GateDecision(True, 0.0, ""))
+
+    gate = ConditionalPasses(lambda im, mp: SimpleNamespace(landmarks=None, confidence={"left_head": 0.0}),
+                             GateConfig(min_confidence=0.5))
+    monkeypatch.setattr(poster_synthetic, "label_gate", lambda ctx: (gate, "stub", "stub"))
+    sampled: list[int] = []
+    real = ddpm.sample_ddpm
+    monkeypatch.setattr(ddpm, "sample_ddpm", lambda d, *, seeds, **kw: sampled.append(len(seeds)) or real(
+        d, seeds=seeds, **kw))
+    out = tmp_path / "out"
+    result = run_experiment(replace(_config(out), gate=True), labelled_project)
+
+    assert sampled == [3]
+    pool = next(p for p in result.pools if p.name == "unconditional")
+    assert pool.samples == [] and pool.generated == 3
+    assert sorted(m.name for m in (out / "models").glob("*.safetensors")) == [
+        "poster-test_resnet-with_conditional.safetensors", "poster-test_resnet-without.safetensors",
+        "test_resnet-with_conditional.safetensors", "test_resnet-without.safetensors"]
+    assert {(a.model, a.arm) for a in result.arms} == {(m, w) for m in ("poster", "ours")
+                                                        for w in ("without", "with_conditional")}
+    why = "0 of 3 generated images passed the gate; no arm trained (it would repeat 'without')"
+    md = (out / "results.md").read_text()
+    line = next(ln for ln in md.splitlines() if ln.startswith("- *with DDPM/DreamBooth*:"))
+    assert line.startswith(f"- *with DDPM/DreamBooth*: not measured: {why}.")
+    assert "ddpm: 0 of 3 images passed the gate (low confidence 3); not over-generated" in line
+    assert f"Average improvement with DDPM/DreamBooth: not measured: {why}." in md
+    assert "nan" not in md.lower()
+    for model in ("poster (1 stage, MSE)", "ours (2 stages, heatmap)"):
+        cells = next(line for line in md.splitlines() if line.startswith(f"| {model} |")).split("|")[1:-1]
+        assert [c.strip() for c in cells[4:6]] == ["—", "—"]  # with DDPM/DreamBooth: MAPE, improvement
+        assert float(cells[6]) > 0 and cells[7].strip().endswith("%")  # with conditional: measured
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 2 and all(len(r) == len(rows[0]) and None not in r for r in rows)
+    for r in rows:
+        assert r["mape_with"] == r["mape_with_improvement_pct"] == r["mae_with"] == ""
+        assert float(r["mape_with_conditional"]) > 0
+    info = json.loads((out / "experiment.json").read_text(), parse_constant=pytest.fail)  # no NaN in it
+    assert info["not_measured"] == {"with": why}
+    assert all(r["mape_with"] is None and r["mape_with_conditional"] > 0 for r in info["rows"])
+    assert np.isnan(result.mean_improvement("with")) and np.isfinite(result.mean_improvement("with_conditional"))
+
+    # a re-run reads the empty pool back: nothing sampled, nothing trained
+    sampled.clear()
+    again = run_experiment(replace(_config(out), gate=True), labelled_project)
+    assert sampled == [] and all(a.reused for a in again.arms) and again.rows == result.rows
